@@ -1,0 +1,821 @@
+/*
+ * catalog — table discovery, column mapping and the checks of DESIGN.md §3–4; see catalog.h.
+ *
+ * Layout: selection (patterns against pg_class), types (domains resolved, arrays to their
+ * element), columns, keys, leaves and row estimates, per-table decisions (key, ORDER BY,
+ * PARTITION BY), then the public entry points.
+ */
+#include "catalog.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "ch.h"
+#include "log.h"
+#include "pg.h"
+
+/* ---------------------------------------------------------------- selection */
+
+typedef struct Candidate {
+	uint32_t oid;
+	char *schema, *name, *display;
+	char relkind, replident;
+	bool is_partition;
+} Candidate;
+
+static bool rule_matches(const TableRule *r, const char *display)
+{
+	return r->wildcard ? config_glob_match(r->pattern, display) : strcmp(r->pattern, display) == 0;
+}
+
+/* The rule that selects a table, or NULL if it is not selected. */
+static const TableRule *select_rule(const Config *cfg, const char *display)
+{
+	const TableRule *exact = NULL, *pattern = NULL;
+	bool excluded = false;
+	for (int i = 0; i < cfg->n_rules; i++) {
+		const TableRule *r = &cfg->rules[i];
+		if (!rule_matches(r, display))
+			continue;
+		if (r->excluded)
+			excluded = true;
+		else if (!r->wildcard)
+			exact = r;
+		else if (!pattern)
+			pattern = r;
+	}
+	if (exact)
+		return exact;
+	return excluded ? NULL : pattern;
+}
+
+static const char *closest_table(Candidate *cands, int n, const char *name)
+{
+	const char *best = NULL;
+	int bestd = 4;
+	for (int i = 0; i < n; i++) {
+		int d = config_edit_distance(name, cands[i].display);
+		if (d < bestd) {
+			bestd = d;
+			best = cands[i].display;
+		}
+	}
+	return best;
+}
+
+/* ---------------------------------------------------------------- types */
+
+typedef struct TypeInfo {
+	uint32_t oid;
+	int32_t typmod;
+	char *typname;
+	char typtype;
+	bool array;
+	char delim;
+} TypeInfo;
+
+/* Resolve domains to their base type and arrays to their (resolved) element type. */
+static bool resolve_type(PGconn *conn, uint32_t oid, int32_t typmod, TypeInfo *out)
+{
+	memset(out, 0, sizeof *out);
+	out->typmod = typmod;
+	bool array = false;
+	char delim = ',';
+	for (int depth = 0; depth < 32; depth++) {
+		char oidbuf[16];
+		snprintf(oidbuf, sizeof oidbuf, "%u", oid);
+		const char *params[1] = {oidbuf};
+		PGresult *res = pg_query_params(conn,
+						"SELECT typname, typtype, typbasetype, typtypmod, typcategory, typelem, typdelim "
+						"FROM pg_type WHERE oid = $1::oid",
+						1, params);
+		if (!res)
+			return false;
+		if (PQntuples(res) != 1) {
+			PQclear(res);
+			log_error("type %u not found in pg_type", oid);
+			return false;
+		}
+		char typtype = PQgetvalue(res, 0, 1)[0];
+		uint32_t base = (uint32_t)strtoul(PQgetvalue(res, 0, 2), NULL, 10);
+		int32_t basemod = atoi(PQgetvalue(res, 0, 3));
+		char category = PQgetvalue(res, 0, 4)[0];
+		uint32_t elem = (uint32_t)strtoul(PQgetvalue(res, 0, 5), NULL, 10);
+		char tdelim = PQgetvalue(res, 0, 6)[0];
+		if (typtype == 'd') {
+			oid = base;
+			if (basemod >= 0)
+				out->typmod = basemod;
+			PQclear(res);
+			continue;
+		}
+		if (!array && category == 'A' && elem != 0) {
+			array = true;
+			oid = elem;
+			PQclear(res);
+			continue;
+		}
+		out->oid = oid;
+		out->typname = xstrdup(PQgetvalue(res, 0, 0));
+		out->typtype = typtype;
+		if (array)
+			delim = tdelim;
+		PQclear(res);
+		out->array = array;
+		out->delim = delim;
+		return true;
+	}
+	log_error("type %u: domain chain too deep", oid);
+	return false;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static int column_index(const Table *t, const char *name)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static bool in_list(const int *list, int n, int v)
+{
+	for (int i = 0; i < n; i++)
+		if (list[i] == v)
+			return true;
+	return false;
+}
+
+static void cols_list(const Table *t, const int *idx, int n, Buf *out)
+{
+	for (int i = 0; i < n; i++)
+		buf_printf(out, "%s%s", i ? ", " : "", t->cols[idx[i]].name);
+}
+
+static int rule_line(const Config *cfg, const TableRule *r, const char *key)
+{
+	(void)cfg;
+	(void)key;
+	return r ? r->line : 0;
+}
+
+/* ---------------------------------------------------------------- columns */
+
+static bool load_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, Table *t, bool *ok)
+{
+	char oidbuf[16];
+	snprintf(oidbuf, sizeof oidbuf, "%u", t->oid);
+	const char *params[1] = {oidbuf};
+	PGresult *res = pg_query_params(conn,
+					"SELECT a.attname, a.attnum, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod), "
+					"a.attnotnull, a.attgenerated, a.atthasmissing, a.attndims "
+					"FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
+					"ORDER BY a.attnum",
+					1, params);
+	if (!res)
+		return false;
+	const TableRule *r = t->rule;
+	int n = PQntuples(res);
+	t->cols = xcalloc((size_t)n + 1, sizeof(Column));
+	TypeOptions topt = {strcmp(cfg->dest.timestamp_fallback, "datetime") == 0,
+			    strcmp(cfg->dest.numeric_unconstrained, "decimal") == 0};
+	for (int i = 0; i < n; i++) {
+		const char *name = PQgetvalue(res, i, 0);
+		bool excluded = false;
+		for (int k = 0; r && k < r->n_exclude_columns; k++)
+			if (strcmp(r->exclude_columns[k], name) == 0)
+				excluded = true;
+		if (excluded)
+			continue;
+		Column *c = &t->cols[t->ncols++];
+		c->name = xstrdup(name);
+		c->attnum = atoi(PQgetvalue(res, i, 1));
+		c->type_oid = (uint32_t)strtoul(PQgetvalue(res, i, 2), NULL, 10);
+		int32_t typmod = atoi(PQgetvalue(res, i, 3));
+		c->type_name = xstrdup(PQgetvalue(res, i, 4));
+		c->notnull = PQgetvalue(res, i, 5)[0] == 't';
+		c->generated = PQgetvalue(res, i, 6)[0];
+		c->has_missing_default = PQgetvalue(res, i, 7)[0] == 't';
+		int ndims = atoi(PQgetvalue(res, i, 8));
+		if (c->generated == 's')
+			t->has_generated = true;
+		TypeInfo ti;
+		if (!resolve_type(conn, c->type_oid, typmod, &ti)) {
+			PQclear(res);
+			return false;
+		}
+		c->pg_typname = ti.typname;
+		c->pg.oid = ti.oid;
+		c->pg.name = c->pg_typname;
+		c->pg.typtype = ti.typtype;
+		c->pg.typmod = ti.typmod;
+		c->pg.array = ti.array;
+		c->pg.ndims = ndims;
+		c->pg.notnull = c->notnull;
+		c->delim = ti.delim;
+		c->policy = config_unrep_policy(cfg, r, c->name);
+
+		const char *override = NULL;
+		for (int k = 0; r && k < r->n_types; k++)
+			if (strcmp(r->types[k].key, c->name) == 0)
+				override = r->types[k].val;
+		if (override) {
+			char err[256];
+			ChType ch;
+			if (!types_parse(override, caps, &ch, err, sizeof err)) {
+				config_error_at(cfg, config_line_of_string(cfg, override), "%s.%s: types = \"%s\": %s", t->display,
+						c->name, override, err);
+				*ok = false;
+				continue;
+			}
+			bool explicit_nullable = ch.nullable;
+			c->kind = (ti.array == ch.array) ? types_pg_kind(&c->pg) : PG_OTHER;
+			if (ch.array && !ti.array) {
+				config_error_at(cfg, config_line_of_string(cfg, override),
+						"%s.%s: types = \"%s\": the column (%s) is not an array", t->display, c->name,
+						override, c->type_name);
+				*ok = false;
+				continue;
+			}
+			if (!ch.array && ti.array && ch.kind != CH_STRING) {
+				config_error_at(cfg, config_line_of_string(cfg, override),
+						"%s.%s: types = \"%s\": an array column can become Array(T) or String", t->display,
+						c->name, override);
+				*ok = false;
+				continue;
+			}
+			if (!types_compatible(c->kind, &ch, err, sizeof err)) {
+				config_error_at(cfg, config_line_of_string(cfg, override), "%s.%s (%s): types = \"%s\": %s",
+						t->display, c->name, c->type_name, override, err);
+				*ok = false;
+				continue;
+			}
+			if (!ch.array)
+				ch.nullable = explicit_nullable || !c->notnull;
+			ch.text_form = ch.kind == CH_STRING && c->kind != PG_TEXT && c->kind != PG_BYTEA && c->kind != PG_JSONB;
+			c->ch = ch;
+			c->overridden = true;
+		} else {
+			types_map(&c->pg, caps, &topt, &c->ch, &c->kind);
+		}
+		/* "null" policy on a NOT NULL column that can hold unrepresentable values: make room. */
+		if (c->policy == UNREP_NULL && !c->ch.array &&
+		    (c->ch.kind == CH_DATE || c->ch.kind == CH_DATE32 || c->ch.kind == CH_DATETIME ||
+		     c->ch.kind == CH_DATETIME64 || c->ch.kind == CH_DECIMAL))
+			c->ch.nullable = true;
+		c->binary = types_binary_ok(c->kind, &c->ch);
+	}
+	PQclear(res);
+	return true;
+}
+
+/* exclude_columns and types must name existing columns (checked against the full list). */
+static bool check_column_names(PGconn *conn, const Config *cfg, Table *t)
+{
+	const TableRule *r = t->rule;
+	if (!r || (r->n_exclude_columns == 0 && r->n_types == 0 && r->n_order_by == 0))
+		return true;
+	char oidbuf[16];
+	snprintf(oidbuf, sizeof oidbuf, "%u", t->oid);
+	const char *params[1] = {oidbuf};
+	PGresult *res = pg_query_params(conn,
+					"SELECT attname FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 "
+					"AND NOT attisdropped",
+					1, params);
+	if (!res)
+		return false;
+	bool ok = true;
+	struct {
+		char **names;
+		int n;
+		const char *what;
+	} lists[2] = {{r->exclude_columns, r->n_exclude_columns, "exclude_columns"}, {r->order_by, r->n_order_by, "order_by"}};
+	for (int l = 0; l < 2; l++)
+		for (int k = 0; k < lists[l].n; k++) {
+			bool found = false;
+			for (int i = 0; i < PQntuples(res); i++)
+				if (strcmp(PQgetvalue(res, i, 0), lists[l].names[k]) == 0)
+					found = true;
+			if (!found) {
+				int line = config_line_of_string(cfg, lists[l].names[k]);
+				config_error_at(cfg, line ? line : r->line, "%s: %s names column \"%s\", which %s does not have",
+						t->display, lists[l].what, lists[l].names[k], t->display);
+				ok = false;
+			}
+		}
+	for (int k = 0; k < r->n_types; k++) {
+		bool found = false;
+		for (int i = 0; i < PQntuples(res); i++)
+			if (strcmp(PQgetvalue(res, i, 0), r->types[k].key) == 0)
+				found = true;
+		if (!found) {
+			int line = config_line_of_string(cfg, r->types[k].val);
+			config_error_at(cfg, line ? line : r->line, "%s: types names column \"%s\", which %s does not have",
+					t->display, r->types[k].key, t->display);
+			ok = false;
+		}
+	}
+	PQclear(res);
+	return ok;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+/* attnums of the primary key and of the replica-identity index (if any). */
+static bool load_keys(PGconn *conn, Table *t, int **pk, int *npk, int **ri, int *nri)
+{
+	char oidbuf[16];
+	snprintf(oidbuf, sizeof oidbuf, "%u", t->oid);
+	const char *params[1] = {oidbuf};
+	PGresult *res = pg_query_params(conn,
+					"SELECT indisprimary, indisreplident, array_to_string(indkey::int2[], ',') FROM pg_index "
+					"WHERE indrelid = $1::oid AND (indisprimary OR indisreplident) AND indisvalid",
+					1, params);
+	if (!res)
+		return false;
+	*pk = *ri = NULL;
+	*npk = *nri = 0;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *keys = PQgetvalue(res, i, 2);
+		int *list = xcalloc(strlen(keys) + 1, sizeof(int));
+		int n = 0;
+		for (const char *p = keys; *p;) {
+			if (isdigit((unsigned char)*p)) {
+				list[n++] = (int)strtol(p, (char **)&p, 10);
+			} else {
+				p++;
+			}
+		}
+		if (PQgetvalue(res, i, 0)[0] == 't' && !*pk) {
+			*pk = list;
+			*npk = n;
+			if (PQgetvalue(res, i, 1)[0] == 't') {
+				*ri = xcalloc((size_t)n + 1, sizeof(int));
+				memcpy(*ri, list, sizeof(int) * (size_t)n);
+				*nri = n;
+			}
+		} else if (PQgetvalue(res, i, 1)[0] == 't' && !*ri) {
+			*ri = list;
+			*nri = n;
+		} else {
+			free(list);
+		}
+	}
+	PQclear(res);
+	return true;
+}
+
+/* Map attnums to column indexes; false if a key column is excluded. */
+static bool attnums_to_cols(const Table *t, const int *att, int n, int **out)
+{
+	*out = xcalloc((size_t)n + 1, sizeof(int));
+	for (int i = 0; i < n; i++) {
+		int found = -1;
+		for (int c = 0; c < t->ncols; c++)
+			if (t->cols[c].attnum == att[i])
+				found = c;
+		if (found < 0)
+			return false;
+		(*out)[i] = found;
+	}
+	return true;
+}
+
+/*
+ * Decide the dedup key and ORDER BY (DESIGN.md §4). A table may be published only with a
+ * usable replica identity; the key is the replica-identity columns; ORDER BY contains it.
+ */
+static bool decide_keys(PGconn *conn, const Config *cfg, Table *t)
+{
+	int *pk, *ri, npk, nri;
+	if (!load_keys(conn, t, &pk, &npk, &ri, &nri))
+		return false;
+	const TableRule *r = t->rule;
+	bool ok = true;
+	int *att = NULL, natt = 0;
+	switch (t->replident) {
+	case 'd': att = pk; natt = npk; break;
+	case 'i': att = ri; natt = nri; break;
+	case 'f': att = pk; natt = npk; break;
+	default: break;
+	}
+	if (t->replident == 'n' || ((t->replident == 'd' || t->replident == 'i') && natt == 0)) {
+		const char *why = t->replident == 'n' ? "has REPLICA IDENTITY NOTHING"
+			       : t->replident == 'i' ? "has REPLICA IDENTITY USING INDEX on an index that no longer exists"
+						     : "has no primary key";
+		log_error("%s %s: publishing it would make its UPDATEs and DELETEs fail on the source. Fix: add a "
+			  "primary key (ALTER TABLE %s ADD PRIMARY KEY (...)), or ALTER TABLE %s REPLICA IDENTITY FULL "
+			  "and set order_by for it in the config, or exclude it",
+			  t->display, why, t->qualified, t->qualified);
+		ok = false;
+		goto out;
+	}
+	if (natt > 0) {
+		if (!attnums_to_cols(t, att, natt, &t->key)) {
+			log_error("%s: a key column is in exclude_columns; key columns are needed to apply updates and deletes",
+				  t->display);
+			ok = false;
+			goto out;
+		}
+		t->nkey = natt;
+	}
+	/* ORDER BY: configured, or the key */
+	if (r && r->n_order_by > 0) {
+		t->order = xcalloc((size_t)r->n_order_by + 1, sizeof(int));
+		for (int i = 0; i < r->n_order_by; i++) {
+			int c = column_index(t, r->order_by[i]);
+			if (c < 0) {
+				config_error_at(cfg, rule_line(cfg, r, "order_by"),
+						"%s: order_by column \"%s\" is excluded or does not exist", t->display, r->order_by[i]);
+				ok = false;
+				goto out;
+			}
+			t->order[t->norder++] = c;
+		}
+		if (t->nkey == 0) {
+			/* REPLICA IDENTITY FULL without a primary key: the configured columns are the key */
+			t->key = xcalloc((size_t)t->norder + 1, sizeof(int));
+			memcpy(t->key, t->order, sizeof(int) * (size_t)t->norder);
+			t->nkey = t->norder;
+		}
+	} else if (t->nkey > 0) {
+		t->order = xcalloc((size_t)t->nkey + 1, sizeof(int));
+		memcpy(t->order, t->key, sizeof(int) * (size_t)t->nkey);
+		t->norder = t->nkey;
+	} else {
+		config_error_at(cfg, r ? r->line : 0,
+				"%s has REPLICA IDENTITY FULL but no primary key: set order_by = { ... } to columns that are "
+				"unique and NOT NULL, or add a primary key",
+				t->display);
+		ok = false;
+		goto out;
+	}
+	for (int i = 0; i < t->nkey; i++) {
+		if (!in_list(t->order, t->norder, t->key[i])) {
+			Buf k;
+			buf_init(&k);
+			cols_list(t, t->key, t->nkey, &k);
+			config_error_at(cfg, rule_line(cfg, r, "order_by"),
+					"%s: order_by must contain the key columns (%s): ClickHouse deduplicates rows with equal "
+					"ORDER BY, and deletes carry only the key",
+					t->display, k.data);
+			buf_free(&k);
+			ok = false;
+			goto out;
+		}
+	}
+	for (int i = 0; i < t->norder; i++) {
+		Column *c = &t->cols[t->order[i]];
+		if (!in_list(t->key, t->nkey, t->order[i]) && t->replident != 'f') {
+			config_error_at(cfg, rule_line(cfg, r, "order_by"),
+					"%s: order_by column \"%s\" is not part of the key, so an UPDATE that changes it "
+					"cannot find the old row; run ALTER TABLE %s REPLICA IDENTITY FULL (the old row is "
+					"then sent with each change) or leave it out of order_by",
+					t->display, c->name, t->qualified);
+			ok = false;
+		}
+		if (!c->notnull) {
+			config_error_at(cfg, rule_line(cfg, r, "order_by"),
+					"%s: column \"%s\" can be NULL, and ClickHouse sorting keys cannot be Nullable: add "
+					"NOT NULL to it or leave it out of order_by",
+					t->display, c->name);
+			ok = false;
+		}
+		if (c->ch.array) {
+			config_error_at(cfg, rule_line(cfg, r, "order_by"), "%s: array column \"%s\" cannot be in ORDER BY",
+					t->display, c->name);
+			ok = false;
+		}
+		c->ch.nullable = false;
+	}
+out:
+	free(pk);
+	free(ri);
+	return ok;
+}
+
+/* PARTITION BY may only use ORDER BY columns (merges never cross partitions; deletes must
+ * land in the partition of the row they delete). */
+static bool check_partition_by(const Config *cfg, Table *t)
+{
+	if (!t->partition_by)
+		return true;
+	const char *p = t->partition_by;
+	bool ok = true;
+	while (*p) {
+		if (*p == '\'') { /* skip string literals */
+			for (p++; *p && *p != '\''; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			if (*p)
+				p++;
+			continue;
+		}
+		if (isalpha((unsigned char)*p) || *p == '_' || *p == '`' || *p == '"') {
+			char q = (*p == '`' || *p == '"') ? *p++ : 0;
+			const char *s = p;
+			while (*p && (q ? *p != q : (isalnum((unsigned char)*p) || *p == '_')))
+				p++;
+			char *id = xstrndup(s, (size_t)(p - s));
+			if (q && *p)
+				p++;
+			const char *after = p;
+			while (*after == ' ')
+				after++;
+			int c = column_index(t, id);
+			if (c >= 0 && *after != '(' && !in_list(t->order, t->norder, c)) {
+				config_error_at(cfg, config_line_of_string(cfg, t->partition_by),
+						"%s: partition_by uses column \"%s\", which is not in ORDER BY; a delete carries only "
+						"the ORDER BY columns and must land in the same partition as the row",
+						t->display, id);
+				ok = false;
+			}
+			free(id);
+			continue;
+		}
+		p++;
+	}
+	return ok;
+}
+
+/* ---------------------------------------------------------------- leaves and sizes */
+
+static bool load_leaves(PGconn *conn, Table *t)
+{
+	char oidbuf[16];
+	snprintf(oidbuf, sizeof oidbuf, "%u", t->oid);
+	const char *params[1] = {oidbuf};
+	const char *sql =
+		t->relkind == 'p'
+			? "SELECT c.oid, n.nspname, c.relname, pg_relation_size(c.oid) / current_setting('block_size')::int, "
+			  "c.reltuples FROM pg_partition_tree($1::oid) p JOIN pg_class c ON c.oid = p.relid "
+			  "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE p.isleaf AND c.relkind = 'r' "
+			  "ORDER BY n.nspname, c.relname"
+			: "SELECT c.oid, n.nspname, c.relname, pg_relation_size(c.oid) / current_setting('block_size')::int, "
+			  "c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid";
+	PGresult *res = pg_query_params(conn, sql, 1, params);
+	if (!res)
+		return false;
+	int n = PQntuples(res);
+	t->leaves = xcalloc((size_t)n + 1, sizeof(Leaf));
+	t->est_rows = 0;
+	for (int i = 0; i < n; i++) {
+		Leaf *l = &t->leaves[t->nleaves++];
+		l->oid = (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10);
+		l->schema = xstrdup(PQgetvalue(res, i, 1));
+		l->name = xstrdup(PQgetvalue(res, i, 2));
+		char *qs = pg_quote_ident(conn, l->schema), *qn = pg_quote_ident(conn, l->name);
+		l->qualified = xasprintf("%s.%s", qs, qn);
+		free(qs);
+		free(qn);
+		l->pages = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+		l->reltuples = strtod(PQgetvalue(res, i, 4), NULL);
+	}
+	PQclear(res);
+	for (int i = 0; i < t->nleaves; i++) {
+		Leaf *l = &t->leaves[i];
+		if (l->reltuples >= 0 && !(l->reltuples == 0 && l->pages > 0)) {
+			l->est_rows = (int64_t)l->reltuples;
+		} else if (l->pages == 0) {
+			l->est_rows = 0;
+		} else {
+			/* never analysed: count small tables, sample big ones (about 1000 pages) */
+			char *sql2;
+			double pct = 100.0;
+			if (l->pages <= 2000) {
+				sql2 = xasprintf("SELECT count(*) FROM ONLY %s", l->qualified);
+			} else {
+				pct = 100.0 * 1000.0 / (double)l->pages;
+				sql2 = xasprintf("SELECT count(*) FROM ONLY %s TABLESAMPLE SYSTEM (%.6f) REPEATABLE (42)",
+						 l->qualified, pct);
+			}
+			PGresult *r2 = pg_query(conn, sql2);
+			free(sql2);
+			if (!r2)
+				return false;
+			l->est_rows = (int64_t)llround(strtod(PQgetvalue(r2, 0, 0), NULL) * 100.0 / pct);
+			PQclear(r2);
+			log_debug("%s was never analysed: estimated %lld rows", l->qualified, (long long)l->est_rows);
+		}
+		t->est_rows += l->est_rows;
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------- public */
+
+static char *default_target(const char *schema, const char *name)
+{
+	return strcmp(schema, "public") == 0 ? xstrdup(name) : xasprintf("%s_%s", schema, name);
+}
+
+bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catalog *cat)
+{
+	memset(cat, 0, sizeof *cat);
+	cat->server_version = PQserverVersion(conn);
+	cat->dbname = xstrdup(PQdb(conn));
+	PGresult *res = pg_query(conn,
+				 "SELECT c.oid, n.nspname, c.relname, c.relkind, c.relreplident, c.relispartition "
+				 "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+				 "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+				 "AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp' "
+				 "ORDER BY n.nspname, c.relname");
+	if (!res)
+		return false;
+	int n = PQntuples(res);
+	Candidate *cands = xcalloc((size_t)n + 1, sizeof *cands);
+	for (int i = 0; i < n; i++) {
+		Candidate *c = &cands[i];
+		c->oid = (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10);
+		c->schema = xstrdup(PQgetvalue(res, i, 1));
+		c->name = xstrdup(PQgetvalue(res, i, 2));
+		c->display = xasprintf("%s.%s", c->schema, c->name);
+		c->relkind = PQgetvalue(res, i, 3)[0];
+		c->replident = PQgetvalue(res, i, 4)[0];
+		c->is_partition = PQgetvalue(res, i, 5)[0] == 't';
+	}
+	PQclear(res);
+
+	bool ok = true;
+	/* every include rule must match something; exact names must be root tables */
+	for (int r = 0; r < cfg->n_rules; r++) {
+		TableRule *rule = &cfg->rules[r];
+		rule->matches = 0;
+		for (int i = 0; i < n; i++) {
+			if (!rule_matches(rule, cands[i].display))
+				continue;
+			if (cands[i].is_partition) {
+				if (!rule->wildcard && !rule->excluded) {
+					config_error_at(cfg, rule->line,
+							"%s is a partition of a partitioned table: select the partitioned table; its "
+							"partitions are copied with it",
+							rule->pattern);
+					ok = false;
+				}
+				continue;
+			}
+			rule->matches++;
+		}
+		if (rule->matches == 0 && ok) {
+			const char *hint = closest_table(cands, n, rule->pattern);
+			if (rule->excluded) {
+				log_warn("%s:%d: tables.exclude \"%s\" matches no table", cfg->path, rule->line, rule->pattern);
+			} else {
+				config_error_at(cfg, rule->line, "\"%s\" matches no table in database %s%s%s%s", rule->pattern,
+						cat->dbname, hint ? " (did you mean " : "", hint ? hint : "", hint ? "?)" : "");
+				ok = false;
+			}
+		}
+	}
+	for (int i = 0; i < n && ok; i++) {
+		if (cands[i].is_partition)
+			continue;
+		const TableRule *rule = select_rule(cfg, cands[i].display);
+		if (!rule)
+			continue;
+		cat->tables = xrealloc(cat->tables, sizeof(Table) * (size_t)(cat->ntables + 1));
+		Table *t = &cat->tables[cat->ntables++];
+		memset(t, 0, sizeof *t);
+		t->oid = cands[i].oid;
+		t->schema = xstrdup(cands[i].schema);
+		t->name = xstrdup(cands[i].name);
+		t->display = xstrdup(cands[i].display);
+		char *qs = pg_quote_ident(conn, t->schema), *qn = pg_quote_ident(conn, t->name);
+		t->qualified = xasprintf("%s.%s", qs, qn);
+		free(qs);
+		free(qn);
+		t->relkind = cands[i].relkind;
+		t->replident = cands[i].replident;
+		t->rule = rule;
+		t->target = rule->target ? xstrdup(rule->target) : default_target(t->schema, t->name);
+		t->partition_by = rule->partition_by ? xstrdup(rule->partition_by) : NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		free(cands[i].schema);
+		free(cands[i].name);
+		free(cands[i].display);
+	}
+	free(cands);
+	if (!ok)
+		return false;
+
+	for (int i = 0; i < cat->ntables; i++) {
+		Table *t = &cat->tables[i];
+		bool tok = check_column_names(conn, cfg, t);
+		if (tok && !load_columns(conn, cfg, caps, t, &tok))
+			return false;
+		if (tok && t->ncols == 0) {
+			log_error("%s: no columns left to replicate", t->display);
+			tok = false;
+		}
+		if (tok)
+			tok = decide_keys(conn, cfg, t) && check_partition_by(cfg, t);
+		if (tok && !load_leaves(conn, t))
+			return false;
+		for (int j = 0; j < i; j++)
+			if (strcmp(cat->tables[j].target, t->target) == 0) {
+				config_error_at(cfg, t->rule ? t->rule->line : 0,
+						"%s and %s would both be written to ClickHouse table %s: set target for one of them",
+						cat->tables[j].display, t->display, t->target);
+				tok = false;
+			}
+		ok = ok && tok;
+	}
+	return ok;
+}
+
+static void free_table(Table *t)
+{
+	for (int i = 0; i < t->ncols; i++) {
+		free(t->cols[i].name);
+		free(t->cols[i].type_name);
+		free(t->cols[i].pg_typname);
+	}
+	free(t->cols);
+	free(t->key);
+	free(t->order);
+	for (int i = 0; i < t->nleaves; i++) {
+		free(t->leaves[i].schema);
+		free(t->leaves[i].name);
+		free(t->leaves[i].qualified);
+	}
+	free(t->leaves);
+	for (int i = 0; i < t->nafter; i++)
+		free(t->after[i]);
+	free(t->after);
+	free(t->schema);
+	free(t->name);
+	free(t->display);
+	free(t->qualified);
+	free(t->target);
+	free(t->partition_by);
+}
+
+void catalog_free(Catalog *cat)
+{
+	for (int i = 0; i < cat->ntables; i++)
+		free_table(&cat->tables[i]);
+	free(cat->tables);
+	free(cat->dbname);
+	memset(cat, 0, sizeof *cat);
+}
+
+Table *catalog_find(Catalog *cat, const char *name)
+{
+	for (int i = 0; i < cat->ntables; i++)
+		if (strcmp(cat->tables[i].display, name) == 0 || strcmp(cat->tables[i].target, name) == 0)
+			return &cat->tables[i];
+	return NULL;
+}
+
+static void pg_ident(Buf *b, const char *s)
+{
+	buf_put_u8(b, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			buf_put_u8(b, '"');
+		buf_put_u8(b, (uint8_t)*s);
+	}
+	buf_put_u8(b, '"');
+}
+
+char *catalog_select_list(const Table *t)
+{
+	Buf b;
+	buf_init(&b);
+	for (int i = 0; i < t->ncols; i++) {
+		if (i)
+			buf_puts(&b, ", ");
+		if (t->cols[i].binary) {
+			pg_ident(&b, t->cols[i].name);
+		} else {
+			/* the output function's form; num_nulls keeps NULL (format() would print '') and is
+			 * not fooled by a composite whose fields are all NULL */
+			buf_puts(&b, "CASE WHEN num_nulls(");
+			pg_ident(&b, t->cols[i].name);
+			buf_puts(&b, ") = 0 THEN format('%s', ");
+			pg_ident(&b, t->cols[i].name);
+			buf_puts(&b, ") END");
+		}
+	}
+	return buf_steal(&b);
+}
+
+char *catalog_insert_columns(const Table *t, const Config *cfg)
+{
+	Buf b;
+	buf_init(&b);
+	for (int i = 0; i < t->ncols; i++) {
+		ch_quote_ident(&b, t->cols[i].name);
+		buf_puts(&b, ", ");
+	}
+	ch_quote_ident(&b, cfg->dest.version_column);
+	buf_puts(&b, ", ");
+	ch_quote_ident(&b, cfg->dest.deleted_column);
+	return buf_steal(&b);
+}

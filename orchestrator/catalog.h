@@ -1,0 +1,99 @@
+/*
+ * catalog — discover the selected source tables and decide their ClickHouse shape.
+ *
+ * catalog_discover reads pg_class/pg_attribute/pg_index/pg_type once for every table the
+ * config's patterns select (roots only; partitioned tables are listed with their leaves),
+ * maps each column's type (types.c) under the destination's capabilities, applies the
+ * per-table options (target, order_by, exclude_columns, partition_by, types), and checks
+ * what DESIGN.md §3–4 require: a replica identity that lets the source keep writing, a
+ * dedup key equal to the replica-identity columns inside ORDER BY, no Nullable sorting
+ * columns, PARTITION BY only over ORDER BY columns, unique target names. Every refusal is
+ * one message naming the table or column and the statement or setting that fixes it.
+ */
+#ifndef PGCH_CATALOG_H
+#define PGCH_CATALOG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "types.h"
+
+typedef struct Column {
+	char *name;
+	int attnum;
+	uint32_t type_oid;      /* declared type (the domain, if any) */
+	char *type_name;        /* format_type(), for messages and plan */
+	PgTypeInfo pg;          /* resolved base / element type */
+	char *pg_typname;       /* owned storage for pg.name */
+	char delim;             /* array delimiter */
+	bool notnull;
+	char generated;         /* 's' for stored generated columns */
+	bool has_missing_default;
+	ChType ch;
+	PgKind kind;
+	bool binary;            /* snapshot reads it in binary form */
+	bool overridden;        /* type set by config */
+	Unrepresentable policy;
+} Column;
+
+typedef struct Leaf {
+	uint32_t oid;
+	char *schema;
+	char *name;
+	char *qualified;        /* "schema"."name", quoted for SQL */
+	int64_t pages;
+	double reltuples;       /* -1: never analysed */
+	int64_t est_rows;
+} Leaf;
+
+typedef struct Table {
+	uint32_t oid;
+	char *schema;
+	char *name;
+	char *display;          /* schema.name */
+	char *qualified;        /* "schema"."name" */
+	char relkind;           /* 'r' or 'p' */
+	char replident;         /* 'd', 'n', 'f', 'i' */
+	Column *cols;           /* selected columns only, in attnum order */
+	int ncols;
+	int *key;               /* replica-identity key: indexes into cols */
+	int nkey;
+	int *order;             /* ClickHouse ORDER BY: indexes into cols */
+	int norder;
+	char *target;
+	char *partition_by;
+	const TableRule *rule;  /* the most specific rule that selected it (options) */
+	Leaf *leaves;           /* the table itself, or its leaf partitions */
+	int nleaves;
+	int64_t est_rows;
+	char **after;           /* statements from hooks, run after CREATE TABLE */
+	int nafter;
+	bool has_generated;
+} Table;
+
+typedef struct Catalog {
+	Table *tables;
+	int ntables;
+	int server_version;     /* PostgreSQL server_version_num */
+	char *dbname;
+} Catalog;
+
+/*
+ * Discover and map. On any problem, every message is logged and false is returned; with
+ * `report_all` problems of all tables are collected before failing (plan/check).
+ */
+bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catalog *cat);
+void catalog_free(Catalog *cat);
+
+/* Find a table by source display name or target. */
+Table *catalog_find(Catalog *cat, const char *name);
+
+/* The snapshot SELECT list: binary columns as is, others through format('%s', col). */
+char *catalog_select_list(const Table *t);
+
+/* Column names as a ClickHouse INSERT column list, including the version/deleted columns. */
+char *catalog_insert_columns(const Table *t, const Config *cfg);
+
+#endif

@@ -1,0 +1,508 @@
+/*
+ * ch — ClickHouse HTTP client; see ch.h.
+ */
+#include "ch.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "log.h"
+
+#define CH_QUERY_TIMEOUT 900L /* seconds: DDL and lookups; inserts have no overall limit */
+#define CH_MAX_ANSWER (256u << 20)
+
+static size_t write_cb(char *p, size_t size, size_t n, void *ud)
+{
+	Buf *b = ud;
+	size_t len = size * n;
+	if (b->len + len > CH_MAX_ANSWER)
+		return 0; /* makes curl fail: an answer this large is a bug */
+	buf_put(b, p, len);
+	return len;
+}
+
+/* The URL without "user:password@", for messages. */
+static char *display_url(const char *url)
+{
+	const char *scheme = strstr(url, "://");
+	const char *host = scheme ? scheme + 3 : url;
+	const char *at = strchr(host, '@');
+	const char *slash = strchr(host, '/');
+	if (at && (!slash || at < slash))
+		return xasprintf("%.*s%s", (int)(host - url), url, at + 1);
+	return xstrdup(url);
+}
+
+bool ch_open(ChConn *ch, const DestConfig *cfg)
+{
+	memset(ch, 0, sizeof *ch);
+	size_t n = strlen(cfg->url);
+	while (n > 0 && cfg->url[n - 1] == '/')
+		n--;
+	ch->url = xstrndup(cfg->url, n);
+	ch->display = display_url(ch->url);
+	ch->user = xstrdup(cfg->user ? cfg->user : "default");
+	ch->password = xstrdup(cfg->password ? cfg->password : "");
+	ch->timeout = cfg->timeout;
+	ch->compression = cfg->compression;
+	ch->curl = curl_easy_init();
+	if (!ch->curl) {
+		log_error("cannot initialise libcurl");
+		return false;
+	}
+	return true;
+}
+
+void ch_close(ChConn *ch)
+{
+	if (ch->curl)
+		curl_easy_cleanup(ch->curl);
+	if (ch->headers)
+		curl_slist_free_all(ch->headers);
+	free(ch->url);
+	free(ch->display);
+	if (ch->password)
+		memset(ch->password, 0, strlen(ch->password));
+	free(ch->user);
+	free(ch->password);
+	free(ch->last_error);
+	memset(ch, 0, sizeof *ch);
+}
+
+static void set_error(ChConn *ch, const char *msg)
+{
+	free(ch->last_error);
+	ch->last_error = xstrdup(msg);
+}
+
+/* Common options for every request; the handle is reset first so uploads and queries mix. */
+static void setup(ChConn *ch, const char *url, Buf *answer, char *errbuf)
+{
+	CURL *c = ch->curl;
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)ch->timeout);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L);
+	curl_easy_setopt(c, CURLOPT_USERNAME, ch->user);
+	curl_easy_setopt(c, CURLOPT_PASSWORD, ch->password);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, answer);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	errbuf[0] = '\0';
+}
+
+/* Check the outcome of a request; log once on failure. */
+static bool finish(ChConn *ch, CURLcode rc, const char *errbuf, Buf *answer, const char *what)
+{
+	long status = 0;
+	curl_easy_getinfo(ch->curl, CURLINFO_RESPONSE_CODE, &status);
+	ch->last_status = status;
+	if (rc == CURLE_OK && status == 200) {
+		free(ch->last_error);
+		ch->last_error = NULL;
+		return true;
+	}
+	char msg[1024];
+	if (status != 0 && status != 200) {
+		/* ClickHouse's answer: "Code: 60. DB::Exception: ..." — keep the first line */
+		size_t len = strcspn(answer->data, "\n");
+		if (len > 700)
+			len = 700;
+		snprintf(msg, sizeof msg, "ClickHouse %s failed (HTTP %ld): %.*s", what, status, (int)len, answer->data);
+	} else {
+		snprintf(msg, sizeof msg, "ClickHouse at %s: %s failed: %s", ch->display, what,
+			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	}
+	set_error(ch, msg);
+	if (!ch->quiet)
+		log_error("%s", msg);
+	return false;
+}
+
+bool ch_query_with(ChConn *ch, const char *sql, const char *settings, Buf *out)
+{
+	Buf answer;
+	buf_init(&answer);
+	char errbuf[CURL_ERROR_SIZE];
+	char *url = xasprintf("%s/?wait_end_of_query=1%s%s", ch->url, settings && *settings ? "&" : "",
+			      settings ? settings : "");
+	setup(ch, url, &answer, errbuf);
+	curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDS, sql);
+	curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(sql));
+	curl_easy_setopt(ch->curl, CURLOPT_TIMEOUT, CH_QUERY_TIMEOUT);
+	CURLcode rc = curl_easy_perform(ch->curl);
+	free(url);
+	char what[80];
+	snprintf(what, sizeof what, "query \"%.50s%s\"", sql, strlen(sql) > 50 ? "..." : "");
+	for (char *p = what; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	bool ok = finish(ch, rc, errbuf, &answer, what);
+	if (ok && out)
+		buf_put(out, answer.data, answer.len);
+	buf_free(&answer);
+	return ok;
+}
+
+bool ch_query(ChConn *ch, const char *sql, Buf *out)
+{
+	return ch_query_with(ch, sql, NULL, out);
+}
+
+/* ---------------------------------------------------------------- uploads */
+
+typedef struct Upload {
+	ChFillFn fill;
+	void *ctx;
+	bool compress;
+	ZSTD_CCtx *zc;
+	Buf raw;      /* uncompressed rows from fill (compressing only) */
+	Buf out;      /* bytes ready for curl */
+	size_t out_off;
+	bool fill_eof;
+	bool done;
+	bool failed;
+	uint64_t bytes;
+} Upload;
+
+/* Make sure u->out has unread bytes, unless the body is complete. -1 on error. */
+static int upload_more(Upload *u)
+{
+	while (u->out_off >= u->out.len) {
+		if (u->done)
+			return 0;
+		buf_reset(&u->out);
+		u->out_off = 0;
+		if (!u->compress) {
+			int r = u->fill(u->ctx, &u->out);
+			if (r < 0)
+				return -1;
+			u->bytes += u->out.len;
+			if (r == 0)
+				u->done = true;
+			continue;
+		}
+		buf_reset(&u->raw);
+		if (!u->fill_eof) {
+			int r = u->fill(u->ctx, &u->raw);
+			if (r < 0)
+				return -1;
+			u->bytes += u->raw.len;
+			if (r == 0)
+				u->fill_eof = true;
+		}
+		ZSTD_inBuffer in = {u->raw.data, u->raw.len, 0};
+		ZSTD_EndDirective mode = u->fill_eof ? ZSTD_e_end : ZSTD_e_continue;
+		for (;;) {
+			buf_reserve(&u->out, ZSTD_CStreamOutSize());
+			ZSTD_outBuffer o = {u->out.data + u->out.len, u->out.cap - u->out.len - 1, 0};
+			size_t rem = ZSTD_compressStream2(u->zc, &o, &in, mode);
+			if (ZSTD_isError(rem)) {
+				log_error("zstd compression failed: %s", ZSTD_getErrorName(rem));
+				return -1;
+			}
+			u->out.len += o.pos;
+			if (mode == ZSTD_e_end ? rem == 0 : in.pos == in.size)
+				break;
+		}
+		if (u->fill_eof)
+			u->done = true;
+	}
+	return 1;
+}
+
+static size_t read_cb(char *dst, size_t size, size_t nitems, void *ud)
+{
+	Upload *u = ud;
+	int r = upload_more(u);
+	if (r < 0) {
+		u->failed = true;
+		return CURL_READFUNC_ABORT;
+	}
+	if (r == 0)
+		return 0;
+	size_t n = u->out.len - u->out_off;
+	if (n > size * nitems)
+		n = size * nitems;
+	memcpy(dst, u->out.data + u->out_off, n);
+	u->out_off += n;
+	return n;
+}
+
+bool ch_insert(ChConn *ch, const char *insert_sql, const char *settings, ChFillFn fill, void *ctx,
+	       uint64_t *bytes_out)
+{
+	Upload u;
+	memset(&u, 0, sizeof u);
+	u.fill = fill;
+	u.ctx = ctx;
+	u.compress = ch->compress;
+	buf_init(&u.raw);
+	buf_init(&u.out);
+	if (u.compress) {
+		u.zc = ZSTD_createCCtx();
+		ZSTD_CCtx_setParameter(u.zc, ZSTD_c_compressionLevel, 1);
+	}
+	char *q = curl_easy_escape(ch->curl, insert_sql, 0);
+	char *url = xasprintf("%s/?query=%s%s%s", ch->url, q, settings && *settings ? "&" : "", settings ? settings : "");
+	curl_free(q);
+	Buf answer;
+	buf_init(&answer);
+	char errbuf[CURL_ERROR_SIZE];
+	setup(ch, url, &answer, errbuf);
+	struct curl_slist *h = NULL;
+	h = curl_slist_append(h, "Transfer-Encoding: chunked");
+	h = curl_slist_append(h, "Expect:");
+	h = curl_slist_append(h, "Content-Type: application/octet-stream");
+	if (u.compress)
+		h = curl_slist_append(h, "Content-Encoding: zstd");
+	curl_easy_setopt(ch->curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(ch->curl, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(ch->curl, CURLOPT_READDATA, &u);
+	curl_easy_setopt(ch->curl, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
+	CURLcode rc = curl_easy_perform(ch->curl);
+	free(url);
+	bool ok;
+	if (u.failed) {
+		ok = false; /* the producer failed and logged why */
+		set_error(ch, "upload aborted by its producer");
+	} else {
+		char what[80];
+		const char *into = strstr(insert_sql, "INTO ");
+		snprintf(what, sizeof what, "insert into %.*s", (int)strcspn(into ? into + 5 : insert_sql, " ("),
+			 into ? into + 5 : insert_sql);
+		ok = finish(ch, rc, errbuf, &answer, what);
+	}
+	if (bytes_out)
+		*bytes_out = u.bytes;
+	curl_slist_free_all(h);
+	buf_free(&answer);
+	buf_free(&u.raw);
+	buf_free(&u.out);
+	if (u.zc)
+		ZSTD_freeCCtx(u.zc);
+	return ok;
+}
+
+/* ---------------------------------------------------------------- probing */
+
+static bool probe_zstd(ChConn *ch)
+{
+	const char *sql = "SELECT 1";
+	char z[64];
+	size_t zn = ZSTD_compress(z, sizeof z, sql, strlen(sql), 1);
+	if (ZSTD_isError(zn))
+		return false;
+	Buf answer;
+	buf_init(&answer);
+	char errbuf[CURL_ERROR_SIZE];
+	setup(ch, ch->url, &answer, errbuf);
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Encoding: zstd");
+	curl_easy_setopt(ch->curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDS, z);
+	curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDSIZE, (long)zn);
+	curl_easy_setopt(ch->curl, CURLOPT_TIMEOUT, (long)ch->timeout);
+	CURLcode rc = curl_easy_perform(ch->curl);
+	long status = 0;
+	curl_easy_getinfo(ch->curl, CURLINFO_RESPONSE_CODE, &status);
+	bool ok = rc == CURLE_OK && status == 200 && strncmp(answer.data, "1", 1) == 0;
+	curl_slist_free_all(h);
+	buf_free(&answer);
+	return ok;
+}
+
+static bool has_line(const char *answer, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = answer; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == answer || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\t' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* Days and microseconds since 1970 of ClickHouse's answer "YYYY-MM-DD[ hh:mm:ss[.ffffff]]". */
+static bool parse_ch_datetime(const char *s, int64_t *days, int64_t *us)
+{
+	int y, m, d, hh = 0, mi = 0, ss = 0, fr = 0;
+	int n = sscanf(s, "%d-%d-%d %d:%d:%d.%d", &y, &m, &d, &hh, &mi, &ss, &fr);
+	if (n < 3)
+		return false;
+	int64_t yy = y - (m <= 2);
+	int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+	int64_t yoe = yy - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	*days = era * 146097 + doe - 719468;
+	if (us)
+		*us = (*days * 86400 + hh * 3600 + mi * 60 + ss) * INT64_C(1000000) + fr;
+	return true;
+}
+
+bool ch_probe(ChConn *ch)
+{
+	Buf a;
+	buf_init(&a);
+	ChCaps *c = &ch->caps;
+	memset(c, 0, sizeof *c);
+	bool ok = ch_query(ch, "SELECT version()", &a);
+	if (!ok)
+		goto out;
+	snprintf(c->version, sizeof c->version, "%.*s", (int)strcspn(a.data, "\n"), a.data);
+
+	buf_reset(&a);
+	ok = ch_query(ch,
+		      "SELECT name FROM system.data_type_families WHERE name IN "
+		      "('Bool','Date32','DateTime64','Decimal256','LowCardinality','JSON')",
+		      &a);
+	if (!ok)
+		goto out;
+	bool fam_bool = has_line(a.data, "Bool"), fam_date32 = has_line(a.data, "Date32");
+	bool fam_dt64 = has_line(a.data, "DateTime64"), fam_dec256 = has_line(a.data, "Decimal256");
+	bool fam_lc = has_line(a.data, "LowCardinality");
+
+	buf_reset(&a);
+	ok = ch_query(ch,
+		      "SELECT name, value FROM system.settings WHERE name IN ('async_insert',"
+		      "'max_partitions_per_insert_block','insert_deduplicate','allow_experimental_low_cardinality_type',"
+		      "'allow_experimental_bigint_types')",
+		      &a);
+	if (!ok)
+		goto out;
+	c->has_async_insert = has_line(a.data, "async_insert");
+	c->has_max_partitions_per_insert_block = has_line(a.data, "max_partitions_per_insert_block");
+	c->has_insert_deduplicate = has_line(a.data, "insert_deduplicate");
+	/* LowCardinality was experimental (off by default) in 18.x: usable only when allowed. */
+	c->has_low_cardinality = fam_lc && (strstr(a.data, "allow_experimental_low_cardinality_type\t0") == NULL);
+
+	buf_reset(&a);
+	ok = ch_query(ch, "SELECT name FROM system.merge_tree_settings WHERE name IN "
+			  "('clean_deleted_rows','allow_experimental_replacing_merge_with_cleanup')",
+		      &a);
+	if (!ok)
+		goto out;
+	c->has_replacing_is_deleted = a.len > 0;
+
+	/* Types that exist may still be disabled or narrower: ask the server to use them. */
+	ch->quiet = true;
+	c->has_nullable_in_array = ch_query(ch, "SELECT CAST([1, NULL] AS Array(Nullable(Int32)))", NULL);
+	if (fam_bool)
+		c->has_bool = ch_query(ch, "SELECT CAST(1 AS Bool)", NULL);
+	if (fam_dec256)
+		c->has_decimal256 = ch_query(ch, "SELECT CAST('1.5' AS Decimal(76, 2))", NULL);
+	if (fam_date32) {
+		buf_reset(&a);
+		if (ch_query(ch, "SELECT toDate32('1000-01-01'), toDate32('3000-12-31')", &a)) {
+			char *tab = strchr(a.data, '\t');
+			int64_t lo, hi;
+			if (tab && parse_ch_datetime(a.data, &lo, NULL) && parse_ch_datetime(tab + 1, &hi, NULL)) {
+				c->has_date32 = true;
+				c->date32_min = (int32_t)lo;
+				c->date32_max = (int32_t)hi;
+			}
+		}
+	}
+	if (fam_dt64) {
+		buf_reset(&a);
+		if (ch_query(ch,
+			     "SELECT toDateTime64('1000-01-01 00:00:00', 6, 'UTC'), "
+			     "toDateTime64('3000-12-31 23:59:59.999999', 6, 'UTC')",
+			     &a)) {
+			char *tab = strchr(a.data, '\t');
+			int64_t d, lo, hi;
+			if (tab && parse_ch_datetime(a.data, &d, &lo) && parse_ch_datetime(tab + 1, &d, &hi)) {
+				c->has_datetime64 = true;
+				c->dt64_min = lo;
+				c->dt64_max = hi;
+			}
+		}
+	}
+	ch->quiet = false;
+	c->has_zstd_http = probe_zstd(ch);
+	ch->probed = true;
+	if (strcmp(ch->compression, "zstd") == 0 && !c->has_zstd_http) {
+		log_error("destination.compression = \"zstd\" but ClickHouse %s at %s does not accept zstd request "
+			  "bodies; set compression = \"auto\" or \"none\"",
+			  c->version, ch->display);
+		ok = false;
+		goto out;
+	}
+	ch->compress = strcmp(ch->compression, "none") != 0 && c->has_zstd_http;
+out:
+	ch->quiet = false;
+	buf_free(&a);
+	return ok;
+}
+
+/* ---------------------------------------------------------------- quoting and TSV */
+
+void ch_quote_ident(Buf *out, const char *name)
+{
+	buf_put_u8(out, '`');
+	for (const char *p = name; *p; p++) {
+		if (*p == '`' || *p == '\\')
+			buf_put_u8(out, '\\');
+		buf_put_u8(out, (uint8_t)*p);
+	}
+	buf_put_u8(out, '`');
+}
+
+void ch_quote_string(Buf *out, const char *s)
+{
+	buf_put_u8(out, '\'');
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'' || *p == '\\')
+			buf_put_u8(out, '\\');
+		buf_put_u8(out, (uint8_t)*p);
+	}
+	buf_put_u8(out, '\'');
+}
+
+void ch_tsv_init(ChTsv *t, Buf *b)
+{
+	t->p = b->data;
+	t->end = b->data + b->len;
+}
+
+int ch_tsv_next_line(ChTsv *t, char **fields, int max_fields)
+{
+	if (t->p >= t->end)
+		return -1;
+	int n = 0;
+	char *w = t->p;
+	fields[n++] = w;
+	char *r = t->p;
+	while (r < t->end && *r != '\n') {
+		if (*r == '\t') {
+			*w++ = '\0';
+			r++;
+			if (n < max_fields)
+				fields[n++] = w;
+			continue;
+		}
+		if (*r == '\\' && r + 1 < t->end) {
+			r++;
+			switch (*r) {
+			case 'n': *w++ = '\n'; break;
+			case 't': *w++ = '\t'; break;
+			case 'r': *w++ = '\r'; break;
+			case 'b': *w++ = '\b'; break;
+			case 'f': *w++ = '\f'; break;
+			case '0': *w++ = '\0'; break;
+			default: *w++ = *r; break;
+			}
+			r++;
+			continue;
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+	t->p = r < t->end ? r + 1 : t->end;
+	return n;
+}

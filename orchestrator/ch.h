@@ -1,0 +1,78 @@
+/*
+ * ch — ClickHouse over HTTP with libcurl: queries, capability probing, streaming inserts.
+ *
+ * One ChConn per process (opened after fork) holds a curl easy handle, so keep-alive
+ * connections are reused. A query's SQL travels as the POST body; an INSERT's SQL travels
+ * in the `query` URL parameter and its data as a chunked POST body produced on demand by
+ * a fill callback (optionally zstd-compressed on the fly), so memory stays bounded by one
+ * upload buffer whatever the partition size. Settings are sent as URL parameters, and only
+ * the ones the probed server has (18.16 rejects unknown settings). A 200 answer means the
+ * server stored everything; anything else is an error whose first line is logged once.
+ *
+ * Credentials go in HTTP basic auth, never in URLs or log lines.
+ */
+#ifndef PGCH_CH_H
+#define PGCH_CH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "types.h"
+
+typedef struct ChConn {
+	void *curl;      /* CURL * */
+	void *headers;   /* struct curl_slist * */
+	char *url;       /* base URL, no trailing slash */
+	char *display;   /* URL without user info, for messages */
+	char *user;
+	char *password;
+	int timeout;
+	bool compress;   /* zstd request bodies (chosen after probing) */
+	const char *compression; /* the configured choice */
+	ChCaps caps;
+	bool probed;
+	bool quiet;      /* do not log errors (probes that may fail) */
+	long last_status;
+	char *last_error; /* first line of the last error, for callers that classify */
+} ChConn;
+
+/* Produce more upload data: append to out, return 1 if more may follow, 0 at the end, -1 on error. */
+typedef int (*ChFillFn)(void *ctx, Buf *out);
+
+bool ch_open(ChConn *ch, const DestConfig *cfg);
+void ch_close(ChConn *ch);
+
+/* Run one statement; the answer body (if out) is appended to out. */
+bool ch_query(ChConn *ch, const char *sql, Buf *out);
+/* Run one statement with extra URL-encoded settings ("a=1&b=2"). */
+bool ch_query_with(ChConn *ch, const char *sql, const char *settings, Buf *out);
+
+/* Probe capabilities into ch->caps (and decide compression). */
+bool ch_probe(ChConn *ch);
+
+/*
+ * Stream an INSERT: `insert_sql` is "INSERT INTO db.t (cols) FORMAT RowBinary"; fill is
+ * called until it returns 0. bytes_out gets the uncompressed bytes sent.
+ */
+bool ch_insert(ChConn *ch, const char *insert_sql, const char *settings, ChFillFn fill, void *ctx,
+	       uint64_t *bytes_out);
+
+/* Quote an identifier with backticks (db, table, column names). */
+void ch_quote_ident(Buf *out, const char *name);
+/* Quote a string literal with single quotes. */
+void ch_quote_string(Buf *out, const char *s);
+
+/*
+ * TabSeparated answers: iterate lines and fields, unescaping \t \n \\ etc. in place.
+ * ch_tsv_next_line returns false at the end; fields are NUL-terminated pointers into buf.
+ */
+typedef struct ChTsv {
+	char *p;
+	char *end;
+} ChTsv;
+void ch_tsv_init(ChTsv *t, Buf *b);
+int ch_tsv_next_line(ChTsv *t, char **fields, int max_fields);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * config — load a pipe's Lua configuration (DESIGN.md §6) into a Config.
+ *
+ * The file runs in a sandbox: only the base (minus file loading), string, table, math and
+ * utf8 libraries, plus env(name[, default]) and file(path) to read secrets. Memory is capped
+ * by a custom allocator and run time by an instruction-count hook. The global table is
+ * locked: reading an undefined name or assigning an unknown global is an error, so a typo
+ * is reported instead of silently becoming nil.
+ *
+ * After the chunk runs, the globals are validated against declarative field tables; every
+ * mistake (unknown key, wrong type, out-of-range value, duplicate target) produces one
+ * message of the form "file:line: what is wrong; what to do" and config_load fails. The
+ * line of a key is found by looking for `key =` in the source text after its section.
+ * Checks that need the database (a pattern matching no table, a table without a key)
+ * happen in catalog.c, which reports through config_error_at for the same format.
+ */
+#ifndef PGCH_CONFIG_H
+#define PGCH_CONFIG_H
+
+#include <stdbool.h>
+
+typedef struct lua_State lua_State;
+
+typedef enum Unrepresentable { UNREP_ERROR, UNREP_NULL, UNREP_CLAMP } Unrepresentable;
+
+typedef struct KeyVal {
+	char *key;
+	char *val;
+} KeyVal;
+
+typedef struct SshConfig {
+	char *host;
+	int port;
+	char *user;
+	char *private_key;
+	char *passphrase;
+	char *known_hosts;
+} SshConfig;
+
+typedef struct SourceConfig {
+	KeyVal *params; /* libpq connection keywords, validated against PQconndefaults() */
+	int n_params;
+	bool has_ssh;
+	SshConfig ssh;
+} SourceConfig;
+
+typedef struct DestConfig {
+	char *url;
+	char *database;
+	char *user;
+	char *password;
+	char *compression;           /* "auto" | "zstd" | "none" */
+	int timeout;                 /* seconds for connect and for a stalled transfer */
+	char *version_column;        /* default _pgch_version */
+	char *deleted_column;        /* default _pgch_is_deleted */
+	char *synced_column;         /* default _pgch_synced_at */
+	char *timestamp_fallback;    /* servers without DateTime64: "string" | "datetime" */
+	char *numeric_unconstrained; /* numeric without typmod: "string" | "decimal" */
+	char *state_table;           /* default _pgch_state */
+} DestConfig;
+
+typedef struct TableRule {
+	char *pattern;      /* schema.table, may contain * and ? */
+	int line;           /* where it appears in the config, for messages */
+	bool wildcard;
+	bool excluded;      /* from tables.exclude */
+	char *target;
+	char **order_by;
+	int n_order_by;
+	char **exclude_columns;
+	int n_exclude_columns;
+	char *partition_by;
+	KeyVal *types;      /* column -> ClickHouse type override */
+	int n_types;
+	KeyVal *unrep;      /* column -> "error" | "null" | "clamp" ("*" = every column) */
+	int n_unrep;
+	int matches;        /* filled by catalog selection */
+} TableRule;
+
+typedef struct Config {
+	char *path;
+	char *text;         /* the source, for line look-ups */
+	SourceConfig source;
+	DestConfig dest;
+	struct {
+		char *name;
+		char *slot;
+		char *publication;
+		double sync_interval;
+		long batch_size;
+		double heartbeat_interval;
+		double status_interval;
+		int max_retries;
+		char *on_unrepresentable;
+		struct {
+			int workers;
+			long rows_per_partition;
+			int tables_in_parallel;
+		} snapshot;
+	} pipe;
+	TableRule *rules;
+	int n_rules;
+	lua_State *L;       /* kept open for hooks */
+	int hook_on_table;  /* registry ref or LUA_NOREF */
+} Config;
+
+/* Load and validate; on failure the error has been printed and NULL is returned. */
+Config *config_load(const char *path);
+void config_free(Config *cfg);
+
+/* Report a config problem at a line ("file:line: message"); line 0 means no line. */
+void config_error_at(const Config *cfg, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Line of the first occurrence of a quoted string literal, or of `key =`, 0 if not found. */
+int config_line_of_string(const Config *cfg, const char *s);
+
+/* Policy for one column of a rule (falls back to "*" in the rule, then pipe.on_unrepresentable). */
+Unrepresentable config_unrep_policy(const Config *cfg, const TableRule *rule, const char *column);
+
+/* Does a glob pattern (`*`, `?`) match a name? */
+bool config_glob_match(const char *pattern, const char *name);
+
+/* Levenshtein distance, for "did you mean" suggestions. */
+int config_edit_distance(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,243 @@
+/*
+ * plan — partitions, DDL and the printed plan; see plan.h.
+ */
+#include "plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ch.h"
+
+void plan_partitions(const Catalog *cat, const Config *cfg, Plan *plan)
+{
+	memset(plan, 0, sizeof *plan);
+	int cap = 16;
+	plan->parts = xcalloc((size_t)cap, sizeof(Partition));
+	int64_t rpp = cfg->pipe.snapshot.rows_per_partition;
+	for (int ti = 0; ti < cat->ntables; ti++) {
+		const Table *t = &cat->tables[ti];
+		int number = 0;
+		for (int li = 0; li < t->nleaves; li++) {
+			const Leaf *l = &t->leaves[li];
+			int64_t n = l->est_rows > rpp ? (l->est_rows + rpp - 1) / rpp : 1;
+			if (n > l->pages)
+				n = l->pages > 0 ? l->pages : 1;
+			int64_t per = n > 1 ? (l->pages + n - 1) / n : 0;
+			for (int64_t k = 0; k < n; k++) {
+				if (plan->nparts == cap) {
+					cap *= 2;
+					plan->parts = xrealloc(plan->parts, sizeof(Partition) * (size_t)cap);
+				}
+				Partition *p = &plan->parts[plan->nparts++];
+				memset(p, 0, sizeof *p);
+				p->table = ti;
+				p->leaf = li;
+				p->number = number++;
+				p->start = (uint32_t)(k * per);
+				p->end = k + 1 < n ? (uint32_t)((k + 1) * per) : 0;
+				p->est_rows = l->est_rows / n;
+			}
+		}
+	}
+}
+
+void plan_free(Plan *plan)
+{
+	free(plan->parts);
+	memset(plan, 0, sizeof *plan);
+}
+
+void plan_where(const Partition *p, Buf *out)
+{
+	if (p->start == 0 && p->end == 0)
+		return;
+	buf_puts(out, " WHERE ");
+	if (p->start > 0)
+		buf_printf(out, "ctid >= '(%u,0)'", p->start);
+	if (p->start > 0 && p->end > 0)
+		buf_puts(out, " AND ");
+	if (p->end > 0)
+		buf_printf(out, "ctid < '(%u,0)'", p->end);
+}
+
+void plan_create_database(const Config *cfg, Buf *out)
+{
+	buf_puts(out, "CREATE DATABASE IF NOT EXISTS ");
+	ch_quote_ident(out, cfg->dest.database);
+}
+
+void plan_target(const Table *t, const Config *cfg, Buf *out)
+{
+	ch_quote_ident(out, cfg->dest.database);
+	buf_put_u8(out, '.');
+	ch_quote_ident(out, t->target);
+}
+
+void plan_create_table(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out)
+{
+	buf_puts(out, "CREATE TABLE IF NOT EXISTS ");
+	plan_target(t, cfg, out);
+	buf_puts(out, "\n(\n");
+	for (int i = 0; i < t->ncols; i++) {
+		buf_puts(out, "    ");
+		ch_quote_ident(out, t->cols[i].name);
+		buf_put_u8(out, ' ');
+		types_ch_name(&t->cols[i].ch, out);
+		buf_puts(out, ",\n");
+	}
+	buf_puts(out, "    ");
+	ch_quote_ident(out, cfg->dest.version_column);
+	buf_puts(out, " UInt64,\n    ");
+	ch_quote_ident(out, cfg->dest.deleted_column);
+	buf_puts(out, " UInt8,\n    ");
+	ch_quote_ident(out, cfg->dest.synced_column);
+	buf_puts(out, " DateTime DEFAULT now()\n)\nENGINE = ReplacingMergeTree(");
+	ch_quote_ident(out, cfg->dest.version_column);
+	if (caps->has_replacing_is_deleted) {
+		buf_puts(out, ", ");
+		ch_quote_ident(out, cfg->dest.deleted_column);
+	}
+	buf_puts(out, ")\n");
+	if (t->partition_by)
+		buf_printf(out, "PARTITION BY %s\n", t->partition_by);
+	buf_puts(out, "ORDER BY (");
+	for (int i = 0; i < t->norder; i++) {
+		if (i)
+			buf_puts(out, ", ");
+		ch_quote_ident(out, t->cols[t->order[i]].name);
+	}
+	buf_puts(out, ")");
+}
+
+static int count_parts(const Plan *plan, int table)
+{
+	int n = 0;
+	for (int i = 0; i < plan->nparts; i++)
+		n += plan->parts[i].table == table;
+	return n;
+}
+
+static void print_notes(const Table *t, Buf *out, bool json)
+{
+	bool first = true;
+	for (int i = 0; i < t->ncols; i++) {
+		const Column *c = &t->cols[i];
+		const char *note = NULL;
+		char tmp[256];
+		if (c->ch.text_form && !c->overridden) {
+			snprintf(tmp, sizeof tmp, "%s (%s) is written as String holding the PostgreSQL text form", c->name,
+				 c->type_name);
+			note = tmp;
+		} else if (c->ch.array) {
+			snprintf(tmp, sizeof tmp, "%s (%s): a NULL array is written as an empty array", c->name, c->type_name);
+			note = tmp;
+		} else if (c->generated == 's') {
+			snprintf(tmp, sizeof tmp, "%s is a stored generated column: copied by the snapshot, filled by lookup "
+					      "when streaming",
+				 c->name);
+			note = tmp;
+		}
+		if (!note)
+			continue;
+		if (json) {
+			buf_puts(out, first ? "" : ", ");
+			buf_json_string(out, note);
+		} else {
+			buf_printf(out, "  note: %s\n", note);
+		}
+		first = false;
+	}
+}
+
+void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const ChCaps *caps, bool json)
+{
+	Buf out;
+	buf_init(&out);
+	if (json) {
+		buf_puts(&out, "{\"pipe\": ");
+		buf_json_string(&out, cfg->pipe.name);
+		buf_puts(&out, ", \"clickhouse_version\": ");
+		buf_json_string(&out, caps->version);
+		buf_puts(&out, ", \"tables\": [");
+	} else {
+		buf_printf(&out, "pipe %s: %d table%s from PostgreSQL database %s to ClickHouse %s database %s\n", cfg->pipe.name,
+			   cat->ntables, cat->ntables == 1 ? "" : "s", cat->dbname, caps->version, cfg->dest.database);
+		buf_printf(&out, "slot %s, publication %s; snapshot: %d workers, %d tables in parallel, %ld rows per partition\n",
+			   cfg->pipe.slot, cfg->pipe.publication, cfg->pipe.snapshot.workers,
+			   cfg->pipe.snapshot.tables_in_parallel, cfg->pipe.snapshot.rows_per_partition);
+	}
+	for (int ti = 0; ti < cat->ntables; ti++) {
+		const Table *t = &cat->tables[ti];
+		Buf ddl;
+		buf_init(&ddl);
+		plan_create_table(t, cfg, caps, &ddl);
+		if (json) {
+			buf_puts(&out, ti ? ", {" : "{");
+			buf_puts(&out, "\"source\": ");
+			buf_json_string(&out, t->display);
+			buf_puts(&out, ", \"target\": ");
+			buf_json_string(&out, t->target);
+			buf_printf(&out, ", \"estimated_rows\": %lld, \"ddl\": ", (long long)t->est_rows);
+			buf_json_string(&out, ddl.data);
+			buf_puts(&out, ", \"columns\": [");
+			for (int i = 0; i < t->ncols; i++) {
+				Buf chn;
+				buf_init(&chn);
+				types_ch_name(&t->cols[i].ch, &chn);
+				buf_puts(&out, i ? ", {\"name\": " : "{\"name\": ");
+				buf_json_string(&out, t->cols[i].name);
+				buf_puts(&out, ", \"postgres_type\": ");
+				buf_json_string(&out, t->cols[i].type_name);
+				buf_puts(&out, ", \"clickhouse_type\": ");
+				buf_json_string(&out, chn.data);
+				buf_printf(&out, ", \"transfer\": \"%s\"}", t->cols[i].binary ? "binary" : "text");
+				buf_free(&chn);
+			}
+			buf_puts(&out, "], \"partitions\": [");
+			bool first = true;
+			for (int i = 0; i < plan->nparts; i++) {
+				const Partition *p = &plan->parts[i];
+				if (p->table != ti)
+					continue;
+				Buf w;
+				buf_init(&w);
+				plan_where(p, &w);
+				buf_printf(&out, "%s{\"number\": %d, \"relation\": ", first ? "" : ", ", p->number);
+				buf_json_string(&out, t->leaves[p->leaf].qualified);
+				buf_printf(&out, ", \"start_page\": %u, \"end_page\": %u, \"estimated_rows\": %lld}", p->start, p->end,
+					   (long long)p->est_rows);
+				buf_free(&w);
+				first = false;
+			}
+			buf_puts(&out, "], \"notes\": [");
+			print_notes(t, &out, true);
+			buf_puts(&out, "]}");
+		} else {
+			buf_printf(&out, "\n%s -> %s.%s (~%lld rows, %d partition%s", t->display, cfg->dest.database, t->target,
+				   (long long)t->est_rows, count_parts(plan, ti), count_parts(plan, ti) == 1 ? "" : "s");
+			if (t->relkind == 'p')
+				buf_printf(&out, " over %d leaf partition%s", t->nleaves, t->nleaves == 1 ? "" : "s");
+			buf_puts(&out, ")\n");
+			buf_printf(&out, "%s\n", ddl.data);
+			for (int i = 0; i < plan->nparts; i++) {
+				const Partition *p = &plan->parts[i];
+				if (p->table != ti)
+					continue;
+				Buf w;
+				buf_init(&w);
+				plan_where(p, &w);
+				buf_printf(&out, "  partition %d: %s%s (~%lld rows)\n", p->number, t->leaves[p->leaf].qualified,
+					   w.len ? w.data : " (all)", (long long)p->est_rows);
+				buf_free(&w);
+			}
+			print_notes(t, &out, false);
+		}
+		buf_free(&ddl);
+	}
+	if (json)
+		buf_puts(&out, "]}\n");
+	fwrite(out.data, 1, out.len, stdout);
+	fflush(stdout);
+	buf_free(&out);
+}

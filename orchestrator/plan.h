@@ -1,0 +1,61 @@
+/*
+ * plan — the partition plan and the ClickHouse DDL for the discovered tables.
+ *
+ * Partitions come from row estimates (DESIGN.md §2): a leaf with more rows than
+ * rows_per_partition is split into n = ceil(rows / rows_per_partition) ctid ranges of
+ * pages / n pages each; the first range has no lower bound and the last none above, so rows
+ * in pages added during the copy are not missed. A partition is identified by (table,
+ * number); the plan is stored with the progress (state.c) so a resumed run reuses it.
+ */
+#ifndef PGCH_PLAN_H
+#define PGCH_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "catalog.h"
+#include "config.h"
+#include "types.h"
+
+typedef enum PartStatus { PART_TODO, PART_RUNNING, PART_DONE } PartStatus;
+
+typedef struct Partition {
+	int table;          /* index into Catalog.tables */
+	int leaf;           /* index into Table.leaves */
+	int number;         /* 0-based within the table */
+	uint32_t start;     /* first page (inclusive); 0 with end 0: the whole leaf */
+	uint32_t end;       /* page bound (exclusive); 0: open */
+	int64_t est_rows;
+	/* progress */
+	PartStatus status;
+	int64_t rows;
+	uint64_t bytes;
+	int attempts;
+	uint64_t snapshot_lsn; /* consistent point it was (or is being) read under */
+	double started;
+	double next_try;    /* backoff: not before this time */
+} Partition;
+
+typedef struct Plan {
+	Partition *parts;
+	int nparts;
+} Plan;
+
+/* Split every table into partitions. */
+void plan_partitions(const Catalog *cat, const Config *cfg, Plan *plan);
+void plan_free(Plan *plan);
+
+/* " WHERE ctid >= '(a,0)' AND ctid < '(b,0)'" or "" for a whole leaf. */
+void plan_where(const Partition *p, Buf *out);
+
+/* CREATE DATABASE / CREATE TABLE statements. */
+void plan_create_database(const Config *cfg, Buf *out);
+void plan_create_table(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out);
+/* `db`.`target` */
+void plan_target(const Table *t, const Config *cfg, Buf *out);
+
+/* Print the plan for humans (pgch plan) or as JSON (--json). */
+void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const ChCaps *caps, bool json);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * rowbinary — convert PostgreSQL values, in binary send format or text output format, into
+ * ClickHouse RowBinary for a column's chosen type.
+ *
+ * A value goes through two steps: decode (binary or text, by PgKind) into a small Value on
+ * the stack, then encode (by ChType) into the output buffer. The two decoders feed the same
+ * encoders, so snapshot (COPY binary) and streaming (pgoutput 'b' or 't' values) write
+ * identical bytes for the same value. Nothing is allocated per value: numeric digits,
+ * unescaped array elements and formatted text go through per-column scratch buffers.
+ *
+ * Values with no ClickHouse form (±infinity dates, numeric NaN, out-of-range dates, multi-
+ * dimensional arrays) follow the column's Unrepresentable policy: "error" fails the value
+ * with a message, "null" writes NULL (or the type's empty value where NULL is impossible),
+ * "clamp" writes the nearest representable value; both count into unrep_count.
+ *
+ * RowBinary reference: integers and floats little-endian; String = varint length + bytes;
+ * Nullable = 1 byte (1 = NULL) then the value if not NULL; Array = varint count + elements;
+ * UUID = two little-endian UInt64 halves; Decimal = little-endian two's-complement integer of
+ * 4/8/16/32 bytes by precision; Date = UInt16 days, Date32 = Int32 days, DateTime = UInt32
+ * seconds, DateTime64(p) = Int64 ticks of 10^-p s, all since 1970-01-01 UTC.
+ */
+#ifndef PGCH_ROWBINARY_H
+#define PGCH_ROWBINARY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "types.h"
+
+typedef enum ConvResult {
+	CONV_OK = 0,
+	CONV_UNREP, /* value has no ClickHouse form and the policy is "error" */
+	CONV_BAD,   /* malformed input: a protocol or decoding error */
+} ConvResult;
+
+typedef struct ColConv {
+	PgKind pg;
+	ChType ch;
+	Unrepresentable policy;
+	const ChCaps *caps;
+	bool tz;         /* timestamptz: its text form carries "+00" */
+	char delim;      /* array element delimiter in text form (pg_type.typdelim) */
+	uint64_t unrep_count;
+	/* scratch, reused across values */
+	uint16_t *digits;
+	size_t digits_cap;
+	Buf tmp;  /* array elements being encoded */
+	Buf text; /* an unescaped array element */
+	Buf fmt;  /* formatted text, decoded bytea */
+} ColConv;
+
+void rowbinary_init(ColConv *c, PgKind pg, const ChType *ch, Unrepresentable policy, const ChCaps *caps);
+void rowbinary_free(ColConv *c);
+
+/*
+ * Append one value (len < 0: SQL NULL) to out. `binary` says whether data is in binary send
+ * format or text output format. On failure returns CONV_UNREP or CONV_BAD with a message in
+ * err (naming the value, not the column: the caller adds table, column and key) and leaves
+ * out at an unspecified length: callers rewind to the start of the row.
+ */
+ConvResult rowbinary_put(ColConv *c, bool binary, const char *data, int len, Buf *out, char *err, size_t errlen);
+
+/* Append the column's empty value (NULL, 0, '', [], 1970-01-01): for delete rows. */
+void rowbinary_put_default(const ColConv *c, Buf *out);
+
+/*
+ * Render a value as PostgreSQL's text form would print it (for messages naming a row's key),
+ * at most outlen-1 bytes. Falls back to hex for what it cannot render.
+ */
+void rowbinary_describe(ColConv *c, bool binary, const char *data, int len, char *out, size_t outlen);
+
+#endif
