@@ -440,6 +440,17 @@ out:
 	return ok;
 }
 
+void ch_insert_settings(const ChConn *ch, bool partitioned, char *out, size_t outlen)
+{
+	const ChCaps *c = &ch->caps;
+	snprintf(out, outlen, "%s%s%s", c->has_async_insert ? "async_insert=0&" : "",
+		 c->has_insert_deduplicate ? "insert_deduplicate=0&" : "",
+		 partitioned && c->has_max_partitions_per_insert_block ? "max_partitions_per_insert_block=0&" : "");
+	size_t n = strlen(out);
+	if (n > 0)
+		out[n - 1] = '\0';
+}
+
 /* ---------------------------------------------------------------- quoting and TSV */
 
 void ch_quote_ident(Buf *out, const char *name)

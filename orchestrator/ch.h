@@ -59,6 +59,11 @@ bool ch_probe(ChConn *ch);
 bool ch_insert(ChConn *ch, const char *insert_sql, const char *settings, ChFillFn fill, void *ctx,
 	       uint64_t *bytes_out);
 
+/* URL settings for inserts, only those the server has: async_insert=0 (a 200 means
+ * stored), insert_deduplicate=0 (versions make replays harmless; dedup would drop a
+ * deliberately re-sent block), and no partitions-per-block limit for partitioned tables. */
+void ch_insert_settings(const ChConn *ch, bool partitioned, char *out, size_t outlen);
+
 /* Quote an identifier with backticks (db, table, column names). */
 void ch_quote_ident(Buf *out, const char *name);
 /* Quote a string literal with single quotes. */

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pg.h"
 #include "plan.h"
+#include "supervisor.h"
 
 /* What every command starts from: config, source connection, probed destination, catalog. */
 typedef struct Session {
@@ -91,9 +92,16 @@ int cli_check(const char *config, const CliOptions *o)
 
 int cli_snapshot(const char *config, const CliOptions *o)
 {
-	(void)config;
-	(void)o;
-	return not_yet("snapshot");
+	Session s;
+	int rc = session_open(&s, config, true);
+	if (rc == 0) {
+		log_set_timestamps(true);
+		log_set_role("supervisor");
+		SupervisorOptions so = {o->keep_slot, o->restart, o->json};
+		rc = supervisor_snapshot(s.cfg, s.pg, &s.ch, &s.cat, &so);
+	}
+	session_close(&s);
+	return rc;
 }
 
 int cli_run(const char *config, const CliOptions *o)

@@ -73,7 +73,7 @@ typedef struct Value {
 	size_t n;
 	unsigned char uuid[16];
 	int64_t days; /* since 1970-01-01 */
-	int64_t us;   /* since 1970-01-01 00:00 UTC */
+	int64_t us;   /* since 2000-01-01 00:00 UTC (PostgreSQL's epoch: its whole range fits) */
 	int nsign;
 	int weight, dscale, ndigits;
 	const uint16_t *digits; /* base 10000, most significant first */
@@ -213,7 +213,7 @@ static ConvResult decode_binary(ColConv *c, PgKind kind, const char *d, size_t n
 		int64_t us = (int64_t)rd_be64(d);
 		v->kind = V_TS;
 		v->inf = us == INT64_MAX ? 1 : us == INT64_MIN ? -1 : 0;
-		v->us = v->inf ? 0 : us + PG_EPOCH_US;
+		v->us = v->inf ? 0 : us;
 		return CONV_OK;
 	}
 	}
@@ -420,7 +420,7 @@ static ConvResult parse_ts_text(const char *s, size_t n, Value *v, char *err, si
 		goto invalid;
 	if (bc)
 		days = bc_days(days);
-	v->us = days * US_PER_DAY + ((int64_t)hh * 3600 + mi * 60 + ss - offset) * 1000000 + frac;
+	v->us = (days - PG_EPOCH_DAYS) * US_PER_DAY + ((int64_t)hh * 3600 + mi * 60 + ss - offset) * 1000000 + frac;
 	return CONV_OK;
 invalid:
 	return bad(err, errlen, "invalid timestamp \"%.*s\" (expected DateStyle ISO)", (int)(n > 40 ? 40 : n), s);
@@ -580,7 +580,7 @@ static void fmt_ts(const Value *v, bool tz, Buf *out)
 	int64_t days = floor_div(v->us, US_PER_DAY);
 	int64_t rem = v->us - days * US_PER_DAY;
 	bool bc;
-	fmt_ymd(days, out, &bc);
+	fmt_ymd(days + PG_EPOCH_DAYS, out, &bc);
 	int64_t secs = rem / 1000000, frac = rem % 1000000;
 	buf_printf(out, " %02d:%02d:%02d", (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
 	if (frac) {
@@ -912,8 +912,9 @@ static ConvResult put_us(ColConv *c, const Value *v, int64_t us, bool nullable, 
 	if (v->inf)
 		return unrep(c, nullable, v->inf, out, mark, err, errlen, "%s has no ClickHouse %s form",
 			     v->inf > 0 ? "infinity" : "-infinity", dt64 ? "DateTime64" : "DateTime");
-	int64_t lo = dt64 ? c->caps->dt64_min : 0;
-	int64_t hi = dt64 ? c->caps->dt64_max : DATETIME_MAX_S * 1000000 + 999999;
+	/* bounds in PostgreSQL's epoch, so extreme values cannot overflow */
+	int64_t lo = (dt64 ? c->caps->dt64_min : 0) - PG_EPOCH_US;
+	int64_t hi = (dt64 ? c->caps->dt64_max : DATETIME_MAX_S * 1000000 + 999999) - PG_EPOCH_US;
 	if (us < lo || us > hi) {
 		buf_reset(&c->fmt);
 		Value t = *v;
@@ -923,6 +924,7 @@ static ConvResult put_us(ColConv *c, const Value *v, int64_t us, bool nullable, 
 		return unrep(c, nullable, us < lo ? -1 : 1, out, mark, err, errlen, "timestamp %s is outside the range of %s",
 			     c->fmt.data, dt64 ? "DateTime64 on this server" : "DateTime (1970 to 2105)");
 	}
+	us += PG_EPOCH_US; /* in range, so it fits */
 	if (dt64) {
 		int p = c->ch.precision;
 		int64_t ticks = p >= 6 ? us * pow10i(p - 6) : floor_div(us, pow10i(6 - p));
@@ -1048,14 +1050,18 @@ static ConvResult encode(ColConv *c, PgKind kind, const Value *v, bool nullable,
 		if (v->kind == V_DATE)
 			return put_days(c, v, v->days, nullable, out, mark, err, errlen);
 		if (v->kind == V_TS)
-			return put_days(c, v, floor_div(v->us, US_PER_DAY), nullable, out, mark, err, errlen);
+			return put_days(c, v, floor_div(v->us, US_PER_DAY) + PG_EPOCH_DAYS, nullable, out, mark, err, errlen);
 		break;
 	case CH_DATETIME:
 	case CH_DATETIME64:
 		if (v->kind == V_TS)
 			return put_us(c, v, v->us, nullable, out, mark, err, errlen);
-		if (v->kind == V_DATE)
-			return put_us(c, v, v->days * US_PER_DAY, nullable, out, mark, err, errlen);
+		if (v->kind == V_DATE) {
+			int64_t us;
+			if (__builtin_mul_overflow(v->days - PG_EPOCH_DAYS, US_PER_DAY, &us))
+				us = v->days < 0 ? INT64_MIN : INT64_MAX;
+			return put_us(c, v, us, nullable, out, mark, err, errlen);
+		}
 		break;
 	}
 	return bad(err, errlen, "cannot convert this value to the column's ClickHouse type");

@@ -4,7 +4,7 @@
 # environment). Each test works in its own PostgreSQL database and ClickHouse database,
 # named after the test file, so tests do not see each other's tables.
 set -u
-export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning -c timezone=UTC -c datestyle=ISO,MDY -c intervalstyle=postgres -c extra_float_digits=3 -c bytea_output=hex"
 PGCH=${PGCH:-$(pwd)/pgch}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 T_NAME=$(basename "$0" .t | tr -c 'a-z0-9_\n' '_')
@@ -85,4 +85,17 @@ write_config() {
 # Rows of a ClickHouse table as the user reads it (deduplicated, without deletes).
 ch_final() { # ch_final TABLE COLUMNS ORDER_BY
 	ch_ok "SELECT $2 FROM $CHDB.$1 FINAL WHERE _pgch_is_deleted = 0 ORDER BY $3 FORMAT TabSeparated"
+}
+
+# Compare a query's rows in PostgreSQL and ClickHouse (both as TSV, NULL as \N).
+pg_tsv() { psql -X -q -v ON_ERROR_STOP=1 -At -F $'\t' -P 'null=\N' -d "$DB" -c "$1"; }
+same_rows() { # same_rows PG_SQL CH_SQL DESCRIPTION
+	local want got
+	want=$(pg_tsv "$1") || { ok 1 "$3 (PostgreSQL query failed)"; return; }
+	[ -n "$want" ] || { ok 1 "$3 (no rows to compare: the test set-up failed)"; return; }
+	got=$(ch_ok "$2 FORMAT TabSeparated") || { ok 1 "$3 (ClickHouse query failed)"; return; }
+	if [ "$got" = "$want" ]; then ok 0 "$3"; else
+		ok 1 "$3"
+		diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | head -20 | sed 's/^/# /'
+	fi
 }

@@ -1,0 +1,244 @@
+/*
+ * slot — publication and replication slot management; see slot.h.
+ */
+#include "slot.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "pg.h"
+
+static void publication_sql(const Config *cfg, const Catalog *cat, PGconn *conn, Buf *out)
+{
+	char *pub = pg_quote_ident(conn, cfg->pipe.publication);
+	buf_printf(out, "CREATE PUBLICATION %s FOR TABLE ", pub);
+	free(pub);
+	for (int i = 0; i < cat->ntables; i++)
+		buf_printf(out, "%s%s", i ? ", " : "", cat->tables[i].qualified);
+	buf_puts(out, " WITH (publish_via_partition_root = true)");
+}
+
+bool slot_ensure_publication(PGconn *conn, const Config *cfg, const Catalog *cat)
+{
+	const char *params[1] = {cfg->pipe.publication};
+	PGresult *res = pg_query_params(conn,
+					"SELECT p.oid, p.pubviaroot, p.puballtables, p.pubinsert AND p.pubupdate AND "
+					"p.pubdelete AND p.pubtruncate FROM pg_publication p WHERE p.pubname = $1",
+					1, params);
+	if (!res)
+		return false;
+	bool ok = true;
+	Buf sql;
+	buf_init(&sql);
+	char *pub = pg_quote_ident(conn, cfg->pipe.publication);
+	if (PQntuples(res) == 0) {
+		publication_sql(cfg, cat, conn, &sql);
+		PGresult *r = PQexec(conn, sql.data);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			log_error("cannot create publication %s: %s. Fix: as the owner of the tables (or a superuser) run: %s",
+				  cfg->pipe.publication, PQresultErrorMessage(r), sql.data);
+			ok = false;
+		} else {
+			log_info("created publication %s for %d table%s", cfg->pipe.publication, cat->ntables,
+				 cat->ntables == 1 ? "" : "s");
+		}
+		PQclear(r);
+		goto out;
+	}
+	if (PQgetvalue(res, 0, 2)[0] == 't') {
+		log_error("publication %s is FOR ALL TABLES; pgch needs a publication of exactly the selected tables: "
+			  "choose another pipe.publication",
+			  cfg->pipe.publication);
+		ok = false;
+		goto out;
+	}
+	if (PQgetvalue(res, 0, 3)[0] != 't') {
+		buf_reset(&sql);
+		buf_printf(&sql, "ALTER PUBLICATION %s SET (publish = 'insert, update, delete, truncate')", pub);
+		ok = pg_exec(conn, sql.data);
+	}
+	if (ok && PQgetvalue(res, 0, 1)[0] != 't') {
+		buf_reset(&sql);
+		buf_printf(&sql, "ALTER PUBLICATION %s SET (publish_via_partition_root = true)", pub);
+		ok = pg_exec(conn, sql.data);
+	}
+	/* tables to add and to remove */
+	PGresult *rels = pg_query_params(conn,
+					 "SELECT r.prrelid FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid "
+					 "WHERE p.pubname = $1",
+					 1, params);
+	if (!rels) {
+		ok = false;
+		goto out;
+	}
+	for (int i = 0; ok && i < cat->ntables; i++) {
+		bool present = false;
+		for (int j = 0; j < PQntuples(rels); j++)
+			if (strtoul(PQgetvalue(rels, j, 0), NULL, 10) == cat->tables[i].oid)
+				present = true;
+		if (!present) {
+			buf_reset(&sql);
+			buf_printf(&sql, "ALTER PUBLICATION %s ADD TABLE %s", pub, cat->tables[i].qualified);
+			ok = pg_exec(conn, sql.data);
+			if (ok)
+				log_info("added %s to publication %s", cat->tables[i].display, cfg->pipe.publication);
+		}
+	}
+	for (int j = 0; ok && j < PQntuples(rels); j++) {
+		uint32_t oid = (uint32_t)strtoul(PQgetvalue(rels, j, 0), NULL, 10);
+		bool wanted = false;
+		for (int i = 0; i < cat->ntables; i++)
+			wanted = wanted || cat->tables[i].oid == oid;
+		if (!wanted) {
+			/* name it through regclass so quoting is PostgreSQL's own */
+			buf_reset(&sql);
+			buf_printf(&sql, "SELECT %u::oid::regclass::text", oid);
+			PGresult *n = pg_query(conn, sql.data);
+			if (n) {
+				buf_reset(&sql);
+				buf_printf(&sql, "ALTER PUBLICATION %s DROP TABLE %s", pub, PQgetvalue(n, 0, 0));
+				ok = pg_exec(conn, sql.data);
+				if (ok)
+					log_info("removed %s from publication %s (no longer selected)", PQgetvalue(n, 0, 0),
+						 cfg->pipe.publication);
+				PQclear(n);
+			}
+		}
+	}
+	PQclear(rels);
+out:
+	free(pub);
+	buf_free(&sql);
+	PQclear(res);
+	return ok;
+}
+
+bool slot_info(PGconn *conn, const char *slot, SlotInfo *info)
+{
+	memset(info, 0, sizeof *info);
+	const char *params[1] = {slot};
+	bool has_wal_status = PQserverVersion(conn) >= 130000;
+	PGresult *res = pg_query_params(conn,
+					has_wal_status
+						? "SELECT active, confirmed_flush_lsn, restart_lsn, coalesce(wal_status, ''), "
+						  "coalesce(plugin, ''), coalesce(database, '') FROM pg_replication_slots WHERE slot_name = $1"
+						: "SELECT active, confirmed_flush_lsn, restart_lsn, '', coalesce(plugin, ''), "
+						  "coalesce(database, '') FROM pg_replication_slots WHERE slot_name = $1",
+					1, params);
+	if (!res)
+		return false;
+	if (PQntuples(res) == 1) {
+		info->exists = true;
+		info->active = PQgetvalue(res, 0, 0)[0] == 't';
+		pg_parse_lsn(PQgetvalue(res, 0, 1), &info->confirmed_flush);
+		pg_parse_lsn(PQgetvalue(res, 0, 2), &info->restart_lsn);
+		snprintf(info->wal_status, sizeof info->wal_status, "%s", PQgetvalue(res, 0, 3));
+		snprintf(info->plugin, sizeof info->plugin, "%s", PQgetvalue(res, 0, 4));
+		snprintf(info->database, sizeof info->database, "%s", PQgetvalue(res, 0, 5));
+	}
+	PQclear(res);
+	return true;
+}
+
+bool slot_create_exported(const Config *cfg, const char *slot, bool temporary, ExportedSnapshot *out)
+{
+	memset(out, 0, sizeof *out);
+	PGconn *conn = pg_connect(cfg, PG_CONN_REPLICATION, temporary ? "snapshot-export" : "slot");
+	if (!conn)
+		return false;
+	/* the exporting connection must outlive every import: no timeout may end it */
+	const char *guard = PQserverVersion(conn) >= 140000
+				    ? "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; "
+				      "SET idle_session_timeout = 0"
+				    : "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0";
+	if (!pg_exec(conn, guard)) {
+		PQfinish(conn);
+		return false;
+	}
+	char *q = pg_quote_ident(conn, slot);
+	char *sql = xasprintf("CREATE_REPLICATION_SLOT %s %sLOGICAL pgoutput EXPORT_SNAPSHOT", q, temporary ? "TEMPORARY " : "");
+	free(q);
+	log_info("creating %sreplication slot %s (waits for transactions running now to finish)",
+		 temporary ? "temporary " : "", slot);
+	PGresult *res = PQexec(conn, sql);
+	free(sql);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+		if (strstr(msg, "already exists"))
+			log_error("replication slot %s already exists but this pipe has no record of creating it: if no "
+				  "other pipe uses it, drop it (SELECT pg_drop_replication_slot('%s')), or set pipe.slot",
+				  slot, slot);
+		else if (strstr(msg, "permission") || strstr(msg, "must be superuser or replication role"))
+			log_error("cannot create replication slot %s: %s. Fix: ALTER ROLE %s REPLICATION", slot, msg, PQuser(conn));
+		else
+			log_error("cannot create replication slot %s: %s", slot, msg);
+		PQclear(res);
+		PQfinish(conn);
+		return false;
+	}
+	out->conn = conn;
+	out->slot = xstrdup(slot);
+	out->name = xstrdup(PQgetvalue(res, 0, 2));
+	pg_parse_lsn(PQgetvalue(res, 0, 1), &out->lsn);
+	out->temporary = temporary;
+	char lsn[32];
+	pg_format_lsn(out->lsn, lsn, sizeof lsn);
+	log_info("%sslot %s created at %s, snapshot %s", temporary ? "temporary " : "", slot, lsn, out->name);
+	PQclear(res);
+	return true;
+}
+
+bool slot_snapshot_alive(ExportedSnapshot *s)
+{
+	if (!s->conn)
+		return false;
+	struct pollfd pfd = {PQsocket(s->conn), POLLIN, 0};
+	if (pfd.fd < 0)
+		return false;
+	if (poll(&pfd, 1, 0) > 0) {
+		if (!PQconsumeInput(s->conn) || PQstatus(s->conn) != CONNECTION_OK)
+			return false;
+		PGresult *res;
+		while (!PQisBusy(s->conn) && (res = PQgetResult(s->conn)) != NULL)
+			PQclear(res);
+	}
+	return PQstatus(s->conn) == CONNECTION_OK;
+}
+
+void slot_release(ExportedSnapshot *s)
+{
+	if (s->conn)
+		PQfinish(s->conn);
+	free(s->slot);
+	free(s->name);
+	memset(s, 0, sizeof *s);
+}
+
+bool slot_drop(PGconn *conn, const char *slot)
+{
+	const char *params[1] = {slot};
+	PGresult *res = PQexecParams(conn,
+				     "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+				     1, NULL, params, NULL, NULL, 0);
+	bool ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+		log_error("cannot drop replication slot %s: %s", slot, res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+	else if (PQntuples(res) > 0)
+		log_info("dropped replication slot %s", slot);
+	PQclear(res);
+	return ok;
+}
+
+bool slot_drop_publication(PGconn *conn, const char *publication)
+{
+	char *q = pg_quote_ident(conn, publication);
+	char *sql = xasprintf("DROP PUBLICATION IF EXISTS %s", q);
+	bool ok = pg_exec(conn, sql);
+	free(q);
+	free(sql);
+	return ok;
+}

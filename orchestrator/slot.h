@@ -1,0 +1,50 @@
+/*
+ * slot — the publication, the replication slot and exported snapshots (DESIGN.md §3).
+ *
+ * Order matters: the publication is created and committed first, then the slot, because a
+ * slot whose start point precedes its publication makes every START_REPLICATION fail. The
+ * slot is created on a replication connection with EXPORT_SNAPSHOT; that connection first
+ * turns off statement and idle timeouts, uses TCP keepalives, and then stays idle so the
+ * snapshot stays importable by workers. When it is lost, a new snapshot comes from a
+ * TEMPORARY slot, whose consistent point is exact; the main slot still starts where it did.
+ */
+#ifndef PGCH_SLOT_H
+#define PGCH_SLOT_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "config.h"
+
+typedef struct ExportedSnapshot {
+	PGconn *conn;   /* the replication connection that holds it; must stay idle */
+	char *slot;
+	char *name;     /* snapshot name for SET TRANSACTION SNAPSHOT */
+	uint64_t lsn;   /* consistent point */
+	bool temporary;
+} ExportedSnapshot;
+
+typedef struct SlotInfo {
+	bool exists;
+	bool active;
+	uint64_t confirmed_flush;
+	uint64_t restart_lsn;
+	char wal_status[16];
+	char plugin[32];
+	char database[64];
+} SlotInfo;
+
+/* Create the publication for the selected tables, or bring an existing one up to date. */
+bool slot_ensure_publication(PGconn *conn, const Config *cfg, const Catalog *cat);
+bool slot_info(PGconn *conn, const char *slot, SlotInfo *info);
+/* Create a slot with an exported snapshot; the connection is kept in out. */
+bool slot_create_exported(const Config *cfg, const char *slot, bool temporary, ExportedSnapshot *out);
+/* Is the exporting connection still there? (Reads what the server sent, sends nothing.) */
+bool slot_snapshot_alive(ExportedSnapshot *s);
+void slot_release(ExportedSnapshot *s);
+bool slot_drop(PGconn *conn, const char *slot);
+bool slot_drop_publication(PGconn *conn, const char *publication);
+
+#endif

@@ -1,0 +1,321 @@
+/*
+ * snapshot — the snapshot worker; see snapshot.h.
+ *
+ * COPY binary format (PostgreSQL docs, "COPY ... Binary Format"): an 11-byte signature
+ * "PGCOPY\n\377\r\n\0", a 32-bit flags field, a 32-bit header-extension length and the
+ * extension; then each tuple as a 16-bit field count followed by, per field, a 32-bit length
+ * (-1 for NULL) and that many bytes; a 16-bit -1 ends the data. libpq hands over one
+ * CopyData message per tuple; the header arrives in front of the first one.
+ */
+#include "snapshot.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ch.h"
+#include "log.h"
+#include "pg.h"
+#include "progress.h"
+#include "rowbinary.h"
+
+volatile sig_atomic_t snapshot_stop;
+
+#define FILL_CHUNK (512u << 10) /* hand curl about this much per read callback */
+
+typedef struct Reader {
+	const SnapshotJob *job;
+	PGconn *conn;
+	ColConv *conv;
+	int ncols;
+	const char **fields;
+	int *lens;
+	bool header_done;
+	bool eof;
+	int fail;        /* WORKER_* code once failed */
+	int64_t rows;
+	uint64_t bytes;  /* RowBinary bytes produced */
+	double last_report;
+} Reader;
+
+static const char copy_signature[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0'};
+
+/* "id = 42, region = 'x'" for the current row's key, for messages. */
+static void describe_key(Reader *r, char *out, size_t outlen)
+{
+	const Table *t = r->job->table;
+	size_t used = 0;
+	out[0] = '\0';
+	for (int k = 0; k < t->nkey && used + 8 < outlen; k++) {
+		int c = t->key[k];
+		char val[96];
+		rowbinary_describe(&r->conv[c], t->cols[c].binary, r->fields[c], r->lens[c], val, sizeof val);
+		used += (size_t)snprintf(out + used, outlen - used, "%s%s = %s", k ? ", " : "", t->cols[c].name, val);
+	}
+}
+
+/* Convert one CopyData message (a tuple or the trailer) and append RowBinary to out. */
+static bool convert_message(Reader *r, const char *p, int n, Buf *out)
+{
+	const char *end = p + n;
+	const Table *t = r->job->table;
+	if (!r->header_done) {
+		if (n < 19 || memcmp(p, copy_signature, 11) != 0) {
+			log_error("%s: unexpected COPY header", t->display);
+			r->fail = WORKER_FATAL;
+			return false;
+		}
+		uint32_t ext = rd_be32(p + 15);
+		if ((size_t)(end - p) < 19 + (size_t)ext) {
+			log_error("%s: truncated COPY header", t->display);
+			r->fail = WORKER_FATAL;
+			return false;
+		}
+		p += 19 + ext;
+		r->header_done = true;
+	}
+	while (p < end) {
+		if (end - p < 2)
+			goto truncated;
+		int16_t nf = (int16_t)rd_be16(p);
+		p += 2;
+		if (nf == -1)
+			return true; /* trailer */
+		if (nf != r->ncols) {
+			log_error("%s: COPY sent %d fields, expected %d", t->display, nf, r->ncols);
+			r->fail = WORKER_FATAL;
+			return false;
+		}
+		for (int i = 0; i < nf; i++) {
+			if (end - p < 4)
+				goto truncated;
+			int32_t len = (int32_t)rd_be32(p);
+			p += 4;
+			if (len > 0 && end - p < len)
+				goto truncated;
+			r->fields[i] = p;
+			r->lens[i] = len;
+			if (len > 0)
+				p += len;
+		}
+		size_t row_start = out->len;
+		for (int i = 0; i < nf; i++) {
+			char err[512];
+			ConvResult cr = rowbinary_put(&r->conv[i], t->cols[i].binary, r->fields[i], r->lens[i], out, err, sizeof err);
+			if (cr != CONV_OK) {
+				out->len = row_start;
+				char key[256];
+				describe_key(r, key, sizeof key);
+				if (cr == CONV_UNREP)
+					log_error("%s.%s (%s), row with %s: %s. Choose what to write instead: on_unrepresentable = "
+						  "\"null\" or \"clamp\" for this column, or types = { %s = \"String\" } in its "
+						  "table entry",
+						  t->display, t->cols[i].name, t->cols[i].type_name, key, err, t->cols[i].name);
+				else
+					log_error("%s.%s (%s), row with %s: cannot decode the value: %s", t->display, t->cols[i].name,
+						  t->cols[i].type_name, key, err);
+				r->fail = WORKER_FATAL;
+				return false;
+			}
+		}
+		buf_put_le(out, r->job->version, 8);
+		buf_put_u8(out, 0);
+		r->rows++;
+	}
+	return true;
+truncated:
+	log_error("%s: truncated COPY row", t->display);
+	r->fail = WORKER_FATAL;
+	return false;
+}
+
+/* The COPY ended: check its result. */
+static bool copy_finished(Reader *r)
+{
+	PGresult *res = PQgetResult(r->conn);
+	bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok) {
+		log_error("%s: COPY failed: %s", r->job->table->display, res ? PQresultErrorMessage(res) : PQerrorMessage(r->conn));
+		r->fail = WORKER_RETRY;
+	}
+	PQclear(res);
+	while ((res = PQgetResult(r->conn)) != NULL)
+		PQclear(res);
+	return ok;
+}
+
+static void report(Reader *r, bool force)
+{
+	double now = progress_now();
+	if (!force && now - r->last_report < 0.5)
+		return;
+	r->last_report = now;
+	progress_send(r->job->progress_fd, r->job->part_index, PROG_ROWS, 0, r->rows, (int64_t)r->bytes);
+}
+
+/* libcurl asks for more upload data: pull COPY rows until a chunk is ready. */
+static int fill(void *ctx, Buf *out)
+{
+	Reader *r = ctx;
+	if (r->eof)
+		return 0;
+	while (out->len < FILL_CHUNK) {
+		if (snapshot_stop) {
+			r->fail = WORKER_STOPPED;
+			return -1;
+		}
+		char *msg = NULL;
+		int n = PQgetCopyData(r->conn, &msg, 1);
+		if (n > 0) {
+			bool ok = convert_message(r, msg, n, out);
+			PQfreemem(msg);
+			if (!ok)
+				return -1;
+			continue;
+		}
+		if (n == 0) {
+			if (out->len > 0)
+				break;
+			struct pollfd pfd = {PQsocket(r->conn), POLLIN, 0};
+			poll(&pfd, 1, 1000);
+			if (!PQconsumeInput(r->conn)) {
+				log_error("%s: lost the PostgreSQL connection: %s", r->job->table->display, PQerrorMessage(r->conn));
+				r->fail = WORKER_RETRY;
+				return -1;
+			}
+			report(r, false);
+			continue;
+		}
+		if (n == -1) {
+			if (!copy_finished(r))
+				return -1;
+			r->eof = true;
+			break;
+		}
+		log_error("%s: COPY failed: %s", r->job->table->display, PQerrorMessage(r->conn));
+		r->fail = WORKER_RETRY;
+		return -1;
+	}
+	r->bytes += out->len;
+	report(r, false);
+	return r->eof && out->len == 0 ? 0 : 1;
+}
+
+/* Import the snapshot; WORKER_SNAPSHOT_GONE when it no longer exists. */
+static int begin_snapshot(PGconn *conn, const SnapshotJob *job)
+{
+	if (!pg_exec(conn, "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0"))
+		return WORKER_RETRY;
+	if (!pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+		return WORKER_RETRY;
+	char *lit = pg_quote_literal(conn, job->snapshot_name);
+	char *sql = xasprintf("SET TRANSACTION SNAPSHOT %s", lit);
+	free(lit);
+	PGresult *res = PQexec(conn, sql);
+	free(sql);
+	int rc = WORKER_OK;
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		/* 22023: invalid snapshot identifier — its exporting connection is gone */
+		if (strcmp(pg_sqlstate(res), "22023") == 0) {
+			log_info("snapshot %s is gone: the partition will be read under a new one", job->snapshot_name);
+			rc = WORKER_SNAPSHOT_GONE;
+		} else {
+			log_error("cannot import snapshot %s: %s", job->snapshot_name,
+				  res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+			rc = WORKER_RETRY;
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+int snapshot_worker_run(const SnapshotJob *job)
+{
+	const Table *t = job->table;
+	const Partition *p = job->part;
+	const Leaf *leaf = &t->leaves[p->leaf];
+	double started = progress_now();
+	PGconn *conn = pg_connect(job->cfg, PG_CONN_NORMAL, "snapshot");
+	if (!conn)
+		return WORKER_RETRY;
+	int rc = begin_snapshot(conn, job);
+	if (rc != WORKER_OK) {
+		PQfinish(conn);
+		return rc;
+	}
+	Buf sql;
+	buf_init(&sql);
+	char *cols = catalog_select_list(t);
+	buf_printf(&sql, "COPY (SELECT %s FROM ONLY %s", cols, leaf->qualified);
+	free(cols);
+	plan_where(p, &sql);
+	buf_puts(&sql, ") TO STDOUT (FORMAT binary)");
+	PGresult *res = PQexec(conn, sql.data);
+	if (!res || PQresultStatus(res) != PGRES_COPY_OUT) {
+		log_error("%s: cannot start COPY: %s", t->display, res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+		PQclear(res);
+		buf_free(&sql);
+		PQfinish(conn);
+		return WORKER_RETRY;
+	}
+	PQclear(res);
+
+	Reader r;
+	memset(&r, 0, sizeof r);
+	r.job = job;
+	r.conn = conn;
+	r.ncols = t->ncols;
+	r.conv = xcalloc((size_t)t->ncols, sizeof(ColConv));
+	r.fields = xcalloc((size_t)t->ncols, sizeof(char *));
+	r.lens = xcalloc((size_t)t->ncols, sizeof(int));
+	for (int i = 0; i < t->ncols; i++) {
+		rowbinary_init(&r.conv[i], t->cols[i].kind, &t->cols[i].ch, t->cols[i].policy, job->caps);
+		r.conv[i].tz = t->cols[i].pg.oid == OID_TIMESTAMPTZ;
+		r.conv[i].delim = t->cols[i].delim;
+	}
+
+	ChConn ch;
+	bool ok = ch_open(&ch, &job->cfg->dest);
+	if (ok) {
+		ch.caps = *job->caps;
+		ch.probed = true;
+		ch.compress = job->compress;
+		buf_reset(&sql);
+		buf_puts(&sql, "INSERT INTO ");
+		plan_target(t, job->cfg, &sql);
+		char *icols = catalog_insert_columns(t, job->cfg);
+		buf_printf(&sql, " (%s) FORMAT RowBinary", icols);
+		free(icols);
+		char settings[256];
+		ch_insert_settings(&ch, t->partition_by != NULL, settings, sizeof settings);
+		uint64_t sent = 0;
+		ok = ch_insert(&ch, sql.data, settings, fill, &r, &sent);
+		if (!ok && !r.fail)
+			r.fail = WORKER_RETRY;
+	} else {
+		r.fail = WORKER_RETRY;
+	}
+	ch_close(&ch);
+	buf_free(&sql);
+
+	if (ok && !r.fail) {
+		for (int i = 0; i < t->ncols; i++)
+			if (r.conv[i].unrep_count) {
+				log_warn("%s.%s: %llu value%s without a ClickHouse form written as %s", t->display, t->cols[i].name,
+					 (unsigned long long)r.conv[i].unrep_count, r.conv[i].unrep_count == 1 ? "" : "s",
+					 r.conv[i].policy == UNREP_NULL ? "NULL" : "the nearest value");
+				progress_send(job->progress_fd, job->part_index, PROG_UNREP, i, (int64_t)r.conv[i].unrep_count, 0);
+			}
+		progress_send(job->progress_fd, job->part_index, PROG_DONE, 0, r.rows, (int64_t)r.bytes);
+		log_debug("%s partition %d: %lld rows in %.1f s", t->display, p->number, (long long)r.rows,
+			  progress_now() - started);
+	}
+	for (int i = 0; i < t->ncols; i++)
+		rowbinary_free(&r.conv[i]);
+	free(r.conv);
+	free(r.fields);
+	free(r.lens);
+	PQfinish(conn);
+	return r.fail ? r.fail : WORKER_OK;
+}

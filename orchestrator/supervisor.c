@@ -1,0 +1,820 @@
+/*
+ * supervisor — preparation, worker scheduling, retries and progress; see supervisor.h.
+ *
+ * Layout: signals and forking; preparation (state, plan restore, publication, slot, DDL);
+ * the scheduler (which partition next, launch, reap, retry); finishing (catch-up, slot,
+ * summary).
+ */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pg.h"
+#include "plan.h"
+#include "progress.h"
+#include "slot.h"
+#include "snapshot.h"
+#include "state.h"
+#include "stream.h"
+
+typedef struct Worker {
+	pid_t pid;
+	int part;
+} Worker;
+
+typedef struct Sup {
+	Config *cfg;
+	PGconn *pg;
+	ChConn *ch;
+	Catalog *cat;
+	const SupervisorOptions *o;
+	Plan plan;
+	int *order;            /* partitions in scheduling order */
+	ExportedSnapshot snap;
+	bool snap_ok;
+	uint64_t slot_start;   /* where CDC coverage of the main slot starts */
+	uint64_t max_lsn;      /* largest consistent point a partition was read under */
+	int prog_rd, prog_wr;
+	Worker *workers;
+	int nworkers;
+	ProgressLine *lines;   /* per table */
+	bool *active;          /* per table: started, not finished */
+	int nactive;
+	int temp_seq;
+	double started;
+	bool failed;
+	bool stopping;
+} Sup;
+
+/* ---------------------------------------------------------------- signals and forking */
+
+static volatile sig_atomic_t sup_stop;
+static int sigchld_rd = -1, sigchld_wr = -1;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	sup_stop = 1;
+}
+
+static void on_chld(int sig)
+{
+	(void)sig;
+	int e = errno;
+	if (sigchld_wr >= 0) {
+		ssize_t w = write(sigchld_wr, "c", 1);
+		(void)w;
+	}
+	errno = e;
+}
+
+static void on_worker_stop(int sig)
+{
+	(void)sig;
+	snapshot_stop = 1;
+}
+
+static bool signals_install(void)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+		log_error("pipe: %s", strerror(errno));
+		return false;
+	}
+	sigchld_rd = fds[0];
+	sigchld_wr = fds[1];
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_chld;
+	sa.sa_flags = SA_NOCLDSTOP | SA_RESTART;
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return true;
+}
+
+/* In a freshly forked child: die with the parent, own signal handlers, own role. */
+static void child_setup(Sup *s, const char *role)
+{
+	pid_t parent = getppid();
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(WORKER_STOPPED);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_worker_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	close(sigchld_rd);
+	close(sigchld_wr);
+	sigchld_rd = sigchld_wr = -1;
+	close(s->prog_rd);
+	log_set_role(role);
+	progress_display_init(false);
+}
+
+/* ---------------------------------------------------------------- preparation */
+
+static Table *table_of(Sup *s, int part)
+{
+	return &s->cat->tables[s->plan.parts[part].table];
+}
+
+/* Replace the fresh plan of tables that have a stored one (a resumed run keeps its ranges). */
+static void restore_plan(Sup *s, const State *st)
+{
+	Plan fresh = s->plan;
+	Plan out = {xcalloc((size_t)fresh.nparts + (size_t)st->n + 1, sizeof(Partition)), 0};
+	for (int ti = 0; ti < s->cat->ntables; ti++) {
+		Table *t = &s->cat->tables[ti];
+		bool stored = false;
+		for (int i = 0; i < st->n; i++) {
+			const StateRow *r = &st->rows[i];
+			if (r->part < 0 || strcmp(r->table, t->display) != 0)
+				continue;
+			int leaf = -1;
+			for (int l = 0; l < t->nleaves; l++)
+				if (strcmp(t->leaves[l].qualified, r->leaf) == 0)
+					leaf = l;
+			stored = true;
+			if (leaf < 0) {
+				log_warn("%s: partition %d reads %s, which no longer exists; skipping it", t->display, r->part, r->leaf);
+				continue;
+			}
+			Partition *p = &out.parts[out.nparts++];
+			memset(p, 0, sizeof *p);
+			p->table = ti;
+			p->leaf = leaf;
+			p->number = r->part;
+			p->start = r->start;
+			p->end = r->end;
+			p->est_rows = t->leaves[leaf].est_rows; /* refined below */
+			if (strcmp(r->status, "done") == 0) {
+				p->status = PART_DONE;
+				p->rows = (int64_t)r->rows;
+				p->snapshot_lsn = r->lsn;
+			}
+		}
+		if (stored) {
+			/* spread the table's current estimate over its stored partitions */
+			int n = 0;
+			for (int i = 0; i < out.nparts; i++)
+				n += out.parts[i].table == ti;
+			for (int i = 0; i < out.nparts; i++)
+				if (out.parts[i].table == ti)
+					out.parts[i].est_rows = n ? t->est_rows / n : 0;
+			continue;
+		}
+		for (int i = 0; i < fresh.nparts; i++)
+			if (fresh.parts[i].table == ti)
+				out.parts[out.nparts++] = fresh.parts[i];
+	}
+	plan_free(&fresh);
+	s->plan = out;
+}
+
+static void partition_row(Sup *s, const Partition *p, const char *status, StateRow *r)
+{
+	const Table *t = &s->cat->tables[p->table];
+	memset(r, 0, sizeof *r);
+	r->table = t->display;
+	r->part = p->number;
+	r->target = t->target;
+	r->leaf = t->leaves[p->leaf].qualified;
+	r->start = p->start;
+	r->end = p->end;
+	r->status = (char *)status;
+	r->rows = (uint64_t)p->rows;
+	r->lsn = p->snapshot_lsn;
+}
+
+static bool write_pipe_row(Sup *s, const char *status, uint64_t lsn, const char *info)
+{
+	StateRow r;
+	memset(&r, 0, sizeof r);
+	r.table = "";
+	r.part = -1;
+	r.status = (char *)status;
+	r.lsn = lsn;
+	r.info = (char *)info;
+	return state_write(s->ch, s->cfg, &r, 1);
+}
+
+static bool write_table_row(Sup *s, int ti, const char *status)
+{
+	const Table *t = &s->cat->tables[ti];
+	StateRow r;
+	memset(&r, 0, sizeof r);
+	r.table = t->display;
+	r.part = -1;
+	r.target = t->target;
+	r.status = (char *)status;
+	for (int i = 0; i < s->plan.nparts; i++)
+		if (s->plan.parts[i].table == ti) {
+			r.rows += (uint64_t)s->plan.parts[i].rows;
+			if (s->plan.parts[i].snapshot_lsn > r.lsn)
+				r.lsn = s->plan.parts[i].snapshot_lsn;
+		}
+	return state_write(s->ch, s->cfg, &r, 1);
+}
+
+/* The plan and table rows of everything not yet recorded. */
+static bool record_plan(Sup *s, const State *st)
+{
+	int n = 0;
+	StateRow *rows = xcalloc((size_t)s->plan.nparts + 1, sizeof(StateRow));
+	for (int i = 0; i < s->plan.nparts; i++) {
+		const Partition *p = &s->plan.parts[i];
+		if (!state_find(st, s->cat->tables[p->table].display, p->number))
+			partition_row(s, p, "todo", &rows[n++]);
+	}
+	bool ok = n == 0 || state_write(s->ch, s->cfg, rows, n);
+	free(rows);
+	for (int ti = 0; ok && ti < s->cat->ntables; ti++) {
+		const StateRow *r = state_find(st, s->cat->tables[ti].display, -1);
+		if (!r || strcmp(r->status, "done") != 0)
+			ok = write_table_row(s, ti, "copying");
+	}
+	return ok;
+}
+
+static bool create_tables(Sup *s)
+{
+	Buf sql;
+	buf_init(&sql);
+	plan_create_database(s->cfg, &sql);
+	bool ok = ch_query(s->ch, sql.data, NULL);
+	for (int i = 0; ok && i < s->cat->ntables; i++) {
+		Table *t = &s->cat->tables[i];
+		buf_reset(&sql);
+		plan_create_table(t, s->cfg, &s->ch->caps, &sql);
+		ok = ch_query(s->ch, sql.data, NULL);
+		for (int k = 0; ok && k < t->nafter; k++)
+			ok = ch_query(s->ch, t->after[k], NULL);
+	}
+	buf_free(&sql);
+	return ok;
+}
+
+static bool drop_targets(Sup *s)
+{
+	Buf sql;
+	buf_init(&sql);
+	bool ok = true;
+	for (int i = 0; ok && i < s->cat->ntables; i++) {
+		buf_reset(&sql);
+		buf_puts(&sql, "DROP TABLE IF EXISTS ");
+		plan_target(&s->cat->tables[i], s->cfg, &sql);
+		ok = ch_query(s->ch, sql.data, NULL);
+	}
+	buf_free(&sql);
+	return ok;
+}
+
+/* A fresh snapshot from a temporary slot (the exported one is gone). */
+static bool new_snapshot(Sup *s)
+{
+	slot_release(&s->snap);
+	char name[64];
+	snprintf(name, sizeof name, "%.40s_tmp_%d_%d", s->cfg->pipe.slot, (int)getpid(), ++s->temp_seq);
+	s->snap_ok = slot_create_exported(s->cfg, name, true, &s->snap);
+	return s->snap_ok;
+}
+
+/* ---------------------------------------------------------------- scheduler */
+
+static int cmp_order_sup;
+static Sup *order_sup;
+static int order_cmp(const void *a, const void *b)
+{
+	const Partition *pa = &order_sup->plan.parts[*(const int *)a], *pb = &order_sup->plan.parts[*(const int *)b];
+	int64_t ra = order_sup->cat->tables[pa->table].est_rows, rb = order_sup->cat->tables[pb->table].est_rows;
+	if (ra != rb)
+		return ra > rb ? -1 : 1;
+	if (pa->table != pb->table)
+		return pa->table - pb->table;
+	return pa->number - pb->number;
+}
+
+static void build_order(Sup *s)
+{
+	s->order = xcalloc((size_t)s->plan.nparts + 1, sizeof(int));
+	for (int i = 0; i < s->plan.nparts; i++)
+		s->order[i] = i;
+	order_sup = s;
+	(void)cmp_order_sup;
+	qsort(s->order, (size_t)s->plan.nparts, sizeof(int), order_cmp);
+}
+
+static int next_partition(Sup *s, double now)
+{
+	int best = -1;
+	for (int k = 0; k < s->plan.nparts; k++) {
+		int i = s->order[k];
+		Partition *p = &s->plan.parts[i];
+		if (p->status != PART_TODO || p->next_try > now)
+			continue;
+		if (s->active[p->table])
+			return i;
+		if (best < 0 && s->nactive < s->cfg->pipe.snapshot.tables_in_parallel)
+			best = i;
+	}
+	return best;
+}
+
+static bool launch(Sup *s, int pi)
+{
+	if (!s->snap_ok && !new_snapshot(s))
+		return false;
+	Partition *p = &s->plan.parts[pi];
+	Table *t = table_of(s, pi);
+	p->status = PART_RUNNING;
+	p->attempts++;
+	p->rows = 0;
+	p->bytes = 0;
+	p->snapshot_lsn = s->snap.lsn;
+	p->started = progress_now();
+	if (!s->active[p->table]) {
+		s->active[p->table] = true;
+		s->nactive++;
+		if (!s->lines[p->table].started)
+			s->lines[p->table].started = p->started;
+	}
+	SnapshotJob job = {s->cfg, t, p, pi, s->snap.name, s->snap.lsn - 1, &s->ch->caps, s->ch->compress, s->prog_wr};
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		p->status = PART_TODO;
+		return false;
+	}
+	if (pid == 0) {
+		child_setup(s, "snapshot");
+		int rc = snapshot_worker_run(&job);
+		fflush(NULL);
+		_exit(rc);
+	}
+	s->workers[s->nworkers].pid = pid;
+	s->workers[s->nworkers].part = pi;
+	s->nworkers++;
+	log_debug("%s partition %d started (pid %d)", t->display, p->number, (int)pid);
+	return true;
+}
+
+static void update_lines(Sup *s)
+{
+	for (int ti = 0; ti < s->cat->ntables; ti++) {
+		ProgressLine *l = &s->lines[ti];
+		l->rows = 0;
+		l->parts = l->parts_done = 0;
+		for (int i = 0; i < s->plan.nparts; i++) {
+			const Partition *p = &s->plan.parts[i];
+			if (p->table != ti)
+				continue;
+			l->rows += p->rows;
+			l->parts++;
+			l->parts_done += p->status == PART_DONE;
+		}
+		if (l->est_rows < l->rows)
+			l->est_rows = l->rows;
+		l->done = l->parts_done == l->parts;
+	}
+}
+
+static void drain_progress(Sup *s)
+{
+	ProgressMsg m[64];
+	ssize_t n;
+	while ((n = read(s->prog_rd, m, sizeof m)) > 0) {
+		for (int i = 0; i < (int)(n / (ssize_t)sizeof m[0]); i++) {
+			if (m[i].part < 0 || m[i].part >= s->plan.nparts)
+				continue;
+			Partition *p = &s->plan.parts[m[i].part];
+			if (m[i].kind == PROG_ROWS || m[i].kind == PROG_DONE) {
+				p->rows = m[i].rows;
+				p->bytes = (uint64_t)m[i].bytes;
+			}
+		}
+	}
+}
+
+static void table_finished(Sup *s, int ti)
+{
+	Table *t = &s->cat->tables[ti];
+	s->active[ti] = false;
+	s->nactive--;
+	update_lines(s);
+	ProgressLine *l = &s->lines[ti];
+	char rows[32];
+	progress_format_count(l->rows, rows, sizeof rows);
+	double secs = progress_now() - l->started;
+	log_info("%s copied: %s rows in %.1f s", t->display, rows, secs);
+	write_table_row(s, ti, "copied");
+}
+
+static void partition_done(Sup *s, int pi)
+{
+	Partition *p = &s->plan.parts[pi];
+	Table *t = table_of(s, pi);
+	p->status = PART_DONE;
+	if (p->snapshot_lsn > s->max_lsn)
+		s->max_lsn = p->snapshot_lsn;
+	StateRow r;
+	partition_row(s, p, "done", &r);
+	if (!state_write(s->ch, s->cfg, &r, 1))
+		log_warn("could not record partition %d of %s as done; a resumed run copies it again", p->number, t->display);
+	int total = 0, done = 0;
+	for (int i = 0; i < s->plan.nparts; i++)
+		if (s->plan.parts[i].table == p->table) {
+			total++;
+			done += s->plan.parts[i].status == PART_DONE;
+		}
+	if (!progress_display_enabled() || log_get_level() <= LOG_DEBUG) {
+		char rows[32];
+		progress_format_count(p->rows, rows, sizeof rows);
+		double secs = progress_now() - p->started;
+		log_info("%s partition %d (%d/%d): %s rows in %.1f s", t->display, p->number, done, total, rows, secs);
+	}
+	if (done == total)
+		table_finished(s, p->table);
+}
+
+static void worker_exited(Sup *s, int pi, int status)
+{
+	Partition *p = &s->plan.parts[pi];
+	Table *t = table_of(s, pi);
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	if (code == WORKER_OK) {
+		partition_done(s, pi);
+		return;
+	}
+	p->status = PART_TODO;
+	p->rows = 0;
+	if (code == WORKER_STOPPED && (s->stopping || sup_stop))
+		return;
+	if (code == WORKER_SNAPSHOT_GONE) {
+		if (p->snapshot_lsn == s->snap.lsn) {
+			slot_release(&s->snap);
+			s->snap_ok = false;
+		}
+		p->attempts--; /* not the partition's fault */
+		return;
+	}
+	if (code == WORKER_FATAL) {
+		log_error("%s partition %d cannot be copied (see the error above); stopping", t->display, p->number);
+		s->failed = true;
+		return;
+	}
+	char how[64];
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(how, sizeof how, "failed (exit %d)", code);
+	if (p->attempts > s->cfg->pipe.max_retries) {
+		log_error("%s partition %d %s, %d attempts in all; giving up (pipe.max_retries = %d)", t->display, p->number, how,
+			  p->attempts, s->cfg->pipe.max_retries);
+		s->failed = true;
+		return;
+	}
+	double delay = 1;
+	for (int i = 1; i < p->attempts && delay < 30; i++)
+		delay *= 2;
+	if (delay > 30)
+		delay = 30;
+	p->next_try = progress_now() + delay;
+	log_warn("%s partition %d %s; retrying in %.0f s (attempt %d of %d)", t->display, p->number, how, delay,
+		 p->attempts + 1, s->cfg->pipe.max_retries + 1);
+}
+
+static void reap(Sup *s)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < s->nworkers; i++) {
+			if (s->workers[i].pid != pid)
+				continue;
+			int pi = s->workers[i].part;
+			s->workers[i] = s->workers[--s->nworkers];
+			drain_progress(s);
+			worker_exited(s, pi, status);
+			break;
+		}
+	}
+}
+
+static void stop_workers(Sup *s)
+{
+	for (int i = 0; i < s->nworkers; i++)
+		kill(s->workers[i].pid, SIGTERM);
+}
+
+static bool all_done(Sup *s)
+{
+	for (int i = 0; i < s->plan.nparts; i++)
+		if (s->plan.parts[i].status != PART_DONE)
+			return false;
+	return true;
+}
+
+/* Run partitions until all are done, the run fails, or a stop is requested. */
+static void schedule(Sup *s)
+{
+	int limit = s->cfg->pipe.snapshot.workers;
+	for (;;) {
+		double now = progress_now();
+		if (sup_stop && !s->stopping) {
+			log_info("stopping: workers abandon their partitions, which stay to do");
+			s->stopping = true;
+			stop_workers(s);
+		}
+		if (s->failed && !s->stopping) {
+			s->stopping = true;
+			stop_workers(s);
+		}
+		while (!s->stopping && s->nworkers < limit) {
+			int pi = next_partition(s, now);
+			if (pi < 0)
+				break;
+			if (!launch(s, pi)) {
+				s->failed = true;
+				break;
+			}
+		}
+		if (s->nworkers == 0 && (s->stopping || all_done(s)))
+			break;
+		update_lines(s);
+		progress_display_draw(s->lines, s->cat->ntables, false);
+		struct pollfd pfd[3] = {{s->prog_rd, POLLIN, 0}, {sigchld_rd, POLLIN, 0}, {-1, POLLIN, 0}};
+		if (s->snap_ok)
+			pfd[2].fd = PQsocket(s->snap.conn);
+		int timeout = progress_display_enabled() ? 500 : 1000;
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
+			log_warn("poll: %s", strerror(errno));
+		if (pfd[1].revents & POLLIN) {
+			char junk[64];
+			while (read(sigchld_rd, junk, sizeof junk) > 0)
+				;
+		}
+		drain_progress(s);
+		reap(s);
+		if (s->snap_ok && (pfd[2].revents & (POLLIN | POLLERR | POLLHUP)) && !slot_snapshot_alive(&s->snap)) {
+			log_warn("the connection holding snapshot %s was lost; partitions not yet started will be read under a "
+				 "new snapshot",
+				 s->snap.name);
+			slot_release(&s->snap);
+			s->snap_ok = false;
+		}
+	}
+	update_lines(s);
+	progress_display_draw(s->lines, s->cat->ntables, true);
+}
+
+/* ---------------------------------------------------------------- finishing */
+
+static void summary(Sup *s, bool complete)
+{
+	int64_t rows = 0;
+	uint64_t bytes = 0;
+	int remaining = 0;
+	for (int i = 0; i < s->plan.nparts; i++) {
+		rows += s->plan.parts[i].status == PART_DONE ? s->plan.parts[i].rows : 0;
+		bytes += s->plan.parts[i].status == PART_DONE ? s->plan.parts[i].bytes : 0;
+		remaining += s->plan.parts[i].status != PART_DONE;
+	}
+	double secs = progress_now() - s->started;
+	char r[32], b[32];
+	progress_format_count(rows, r, sizeof r);
+	progress_format_bytes(bytes, b, sizeof b);
+	if (complete)
+		log_info("snapshot complete: %d table%s, %s rows, %s in %.1f s", s->cat->ntables, s->cat->ntables == 1 ? "" : "s",
+			 r, b, secs);
+	else
+		log_info("snapshot incomplete: %d partition%s remain; run the same command again to continue", remaining,
+			 remaining == 1 ? "" : "s");
+	if (s->o->json) {
+		Buf j;
+		buf_init(&j);
+		buf_printf(&j, "{\"complete\": %s, \"tables\": %d, \"rows\": %lld, \"bytes\": %llu, \"seconds\": %.3f, "
+			       "\"partitions_remaining\": %d, \"per_table\": [",
+			   complete ? "true" : "false", s->cat->ntables, (long long)rows, (unsigned long long)bytes, secs, remaining);
+		for (int ti = 0; ti < s->cat->ntables; ti++) {
+			buf_puts(&j, ti ? ", {\"source\": " : "{\"source\": ");
+			buf_json_string(&j, s->cat->tables[ti].display);
+			buf_puts(&j, ", \"target\": ");
+			buf_json_string(&j, s->cat->tables[ti].target);
+			buf_printf(&j, ", \"rows\": %lld}", (long long)s->lines[ti].rows);
+		}
+		buf_puts(&j, "]}\n");
+		fwrite(j.data, 1, j.len, stdout);
+		fflush(stdout);
+		buf_free(&j);
+	}
+}
+
+/* Everything copied: make the destination consistent at the largest snapshot used. */
+static bool finish_snapshot(Sup *s)
+{
+	if (s->max_lsn > s->slot_start) {
+		char from[32], to[32];
+		pg_format_lsn(s->slot_start, from, sizeof from);
+		pg_format_lsn(s->max_lsn, to, sizeof to);
+		log_info("some partitions were read under a later snapshot: applying changes from %s to %s from slot %s", from,
+			 to, s->cfg->pipe.slot);
+		if (!stream_catch_up(s->cfg, s->cat, &s->ch->caps, s->ch->compress, s->max_lsn))
+			return false;
+	}
+	for (int ti = 0; ti < s->cat->ntables; ti++)
+		if (!write_table_row(s, ti, "done"))
+			return false;
+	slot_release(&s->snap);
+	s->snap_ok = false;
+	if (!s->o->keep_slot) {
+		if (!write_pipe_row(s, "done", s->max_lsn, "slot dropped"))
+			return false;
+		return slot_drop(s->pg, s->cfg->pipe.slot);
+	}
+	log_info("kept replication slot %s: `pgch run` continues from it", s->cfg->pipe.slot);
+	return write_pipe_row(s, "done", s->max_lsn, "slot kept");
+}
+
+/* Decide where the slot and snapshot come from; false (logged) if the run cannot go on. */
+static bool prepare_slot(Sup *s, const StateRow *prior)
+{
+	SlotInfo info;
+	if (!slot_info(s->pg, s->cfg->pipe.slot, &info))
+		return false;
+	if (prior && strcmp(prior->status, "snapshotting") == 0 && prior->lsn != 0) {
+		if (!info.exists || strcmp(info.wal_status, "lost") == 0) {
+			log_error("replication slot %s, created by the interrupted run, is %s: the partitions copied so far "
+				  "cannot be made consistent. Start over with: pgch snapshot --restart %s",
+				  s->cfg->pipe.slot, info.exists ? "invalidated (WAL removed)" : "gone", s->cfg->path);
+			return false;
+		}
+		if (info.active) {
+			log_error("replication slot %s is in use by another process (another pgch for this pipe?)", s->cfg->pipe.slot);
+			return false;
+		}
+		s->slot_start = info.confirmed_flush;
+		s->max_lsn = s->slot_start;
+		char lsn[32];
+		pg_format_lsn(s->slot_start, lsn, sizeof lsn);
+		log_info("resuming: slot %s is at %s", s->cfg->pipe.slot, lsn);
+		return true; /* a temporary slot provides the snapshot when a partition starts */
+	}
+	if (info.exists && prior && strcmp(prior->status, "snapshotting") == 0 && prior->lsn == 0) {
+		/* created by a run that died before recording it: nothing was copied under it */
+		if (!slot_drop(s->pg, s->cfg->pipe.slot))
+			return false;
+	}
+	if (!write_pipe_row(s, "snapshotting", 0, s->cfg->pipe.slot))
+		return false;
+	if (!slot_create_exported(s->cfg, s->cfg->pipe.slot, false, &s->snap))
+		return false;
+	s->snap_ok = true;
+	s->slot_start = s->snap.lsn;
+	s->max_lsn = s->slot_start;
+	return write_pipe_row(s, "snapshotting", s->snap.lsn, s->cfg->pipe.slot);
+}
+
+int supervisor_snapshot(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const SupervisorOptions *o)
+{
+	Sup sup;
+	Sup *s = &sup;
+	memset(s, 0, sizeof *s);
+	s->cfg = cfg;
+	s->pg = pg;
+	s->ch = ch;
+	s->cat = cat;
+	s->o = o;
+	s->started = progress_now();
+	s->prog_rd = s->prog_wr = -1;
+	int rc = 1;
+	State st;
+	memset(&st, 0, sizeof st);
+
+	if (!signals_install())
+		return 1;
+	if (!state_ensure(ch, cfg))
+		goto out;
+	if (o->restart) {
+		log_info("--restart: forgetting recorded progress and dropping the target tables");
+		SlotInfo info;
+		if (!state_clear(ch, cfg) || !drop_targets(s) || !slot_info(pg, cfg->pipe.slot, &info))
+			goto out;
+		if (info.exists && !slot_drop(pg, cfg->pipe.slot))
+			goto out;
+	}
+	if (!state_load(ch, cfg, &st))
+		goto out;
+	const StateRow *prior = state_find(&st, "", -1);
+	if (prior && strcmp(prior->status, "done") == 0) {
+		bool all_recorded = true;
+		for (int ti = 0; ti < cat->ntables; ti++) {
+			const StateRow *r = state_find(&st, cat->tables[ti].display, -1);
+			all_recorded = all_recorded && r && strcmp(r->status, "done") == 0;
+		}
+		if (all_recorded) {
+			SlotInfo info;
+			if (slot_info(pg, cfg->pipe.slot, &info) && info.exists && strcmp(prior->info, "slot dropped") == 0 &&
+			    !o->keep_slot)
+				slot_drop(pg, cfg->pipe.slot);
+			log_info("every selected table was already copied by an earlier run (pgch snapshot --restart copies again)");
+			rc = 0;
+			goto out;
+		}
+		log_error("tables were added to the config after the snapshot finished: copy them with "
+			  "pgch snapshot --restart (all tables), or use pgch run, which copies new tables");
+		goto out;
+	}
+
+	plan_partitions(cat, cfg, &s->plan);
+	restore_plan(s, &st);
+	build_order(s);
+	s->lines = xcalloc((size_t)cat->ntables + 1, sizeof(ProgressLine));
+	s->active = xcalloc((size_t)cat->ntables + 1, sizeof(bool));
+	for (int ti = 0; ti < cat->ntables; ti++) {
+		s->lines[ti].name = cat->tables[ti].display;
+		s->lines[ti].est_rows = cat->tables[ti].est_rows;
+	}
+	s->workers = xcalloc((size_t)cfg->pipe.snapshot.workers + 1, sizeof(Worker));
+	for (int i = 0; i < s->plan.nparts; i++)
+		if (s->plan.parts[i].status == PART_DONE && s->plan.parts[i].snapshot_lsn > s->max_lsn)
+			s->max_lsn = s->plan.parts[i].snapshot_lsn;
+
+	if (!slot_ensure_publication(pg, cfg, cat) || !prepare_slot(s, prior))
+		goto out;
+	for (int i = 0; i < s->plan.nparts; i++)
+		if (s->plan.parts[i].status == PART_DONE && s->plan.parts[i].snapshot_lsn > s->max_lsn)
+			s->max_lsn = s->plan.parts[i].snapshot_lsn;
+	if (!create_tables(s) || !record_plan(s, &st))
+		goto out;
+
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		log_error("pipe: %s", strerror(errno));
+		goto out;
+	}
+	s->prog_rd = fds[0];
+	s->prog_wr = fds[1];
+	fcntl(s->prog_rd, F_SETFL, O_NONBLOCK);
+	int todo = 0;
+	for (int i = 0; i < s->plan.nparts; i++)
+		todo += s->plan.parts[i].status != PART_DONE;
+	log_info("copying %d table%s in %d partition%s (%d to do) with up to %d workers", cat->ntables,
+		 cat->ntables == 1 ? "" : "s", s->plan.nparts, s->plan.nparts == 1 ? "" : "s", todo, cfg->pipe.snapshot.workers);
+	for (int ti = 0; ti < cat->ntables; ti++) {
+		bool all = true;
+		for (int i = 0; i < s->plan.nparts; i++)
+			all = all && (s->plan.parts[i].table != ti || s->plan.parts[i].status == PART_DONE);
+		if (all)
+			s->lines[ti].done = true;
+	}
+	progress_display_init(!o->json || true);
+	schedule(s);
+	progress_display_finish();
+
+	if (s->failed) {
+		summary(s, false);
+		goto out;
+	}
+	if (!all_done(s)) {
+		summary(s, false);
+		rc = 0; /* stopped on request: a later run continues */
+		goto out;
+	}
+	if (!finish_snapshot(s))
+		goto out;
+	summary(s, true);
+	rc = 0;
+out:
+	slot_release(&s->snap);
+	state_free(&st);
+	plan_free(&s->plan);
+	free(s->order);
+	free(s->lines);
+	free(s->active);
+	free(s->workers);
+	if (s->prog_rd >= 0)
+		close(s->prog_rd);
+	if (s->prog_wr >= 0)
+		close(s->prog_wr);
+	return rc;
+}

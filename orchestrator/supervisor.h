@@ -1,0 +1,31 @@
+/*
+ * supervisor — the process that owns a pipe's run: it prepares (publication, slot,
+ * exported snapshot, ClickHouse tables, stored plan), forks snapshot workers within the
+ * configured limits, reaps them, retries failed partitions with backoff, records progress
+ * in the destination, and shows it. It never moves row data itself.
+ *
+ * Event loop: poll() on the workers' progress pipe, a self-pipe written by the SIGCHLD
+ * handler, and the exported-snapshot connection (to notice it dying), with a timeout only
+ * for the display and retry timers. Signals only set flags: SIGTERM/SIGINT ask workers to
+ * abandon their partitions (they stay to do) and the supervisor exits 0 once all are reaped.
+ */
+#ifndef PGCH_SUPERVISOR_H
+#define PGCH_SUPERVISOR_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "catalog.h"
+#include "ch.h"
+#include "config.h"
+
+typedef struct SupervisorOptions {
+	bool keep_slot;  /* snapshot: keep the slot for `pgch run` */
+	bool restart;    /* forget recorded progress, truncate targets, copy again */
+	bool json;       /* summary as JSON on stdout */
+} SupervisorOptions;
+
+/* pgch snapshot: returns the process exit status. */
+int supervisor_snapshot(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const SupervisorOptions *o);
+
+#endif
