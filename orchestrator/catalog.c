@@ -166,7 +166,8 @@ static int rule_line(const Config *cfg, const TableRule *r, const char *key)
 
 /* ---------------------------------------------------------------- columns */
 
-static bool load_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, Table *t, bool *ok)
+bool catalog_read_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, const Table *t, Column **out, int *nout,
+			  bool *ok)
 {
 	char oidbuf[16];
 	snprintf(oidbuf, sizeof oidbuf, "%u", t->oid);
@@ -181,7 +182,10 @@ static bool load_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, Ta
 		return false;
 	const TableRule *r = t->rule;
 	int n = PQntuples(res);
-	t->cols = xcalloc((size_t)n + 1, sizeof(Column));
+	Column *cols = xcalloc((size_t)n + 1, sizeof(Column));
+	int ncols = 0;
+	*out = cols;
+	*nout = 0;
 	TypeOptions topt = {strcmp(cfg->dest.timestamp_fallback, "datetime") == 0,
 			    strcmp(cfg->dest.numeric_unconstrained, "decimal") == 0};
 	for (int i = 0; i < n; i++) {
@@ -192,7 +196,8 @@ static bool load_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, Ta
 				excluded = true;
 		if (excluded)
 			continue;
-		Column *c = &t->cols[t->ncols++];
+		Column *c = &cols[ncols++];
+		*nout = ncols;
 		c->name = xstrdup(name);
 		c->attnum = atoi(PQgetvalue(res, i, 1));
 		c->type_oid = (uint32_t)strtoul(PQgetvalue(res, i, 2), NULL, 10);
@@ -202,8 +207,6 @@ static bool load_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, Ta
 		c->generated = PQgetvalue(res, i, 6)[0];
 		c->has_missing_default = PQgetvalue(res, i, 7)[0] == 't';
 		int ndims = atoi(PQgetvalue(res, i, 8));
-		if (c->generated == 's')
-			t->has_generated = true;
 		TypeInfo ti;
 		if (!resolve_type(conn, c->type_oid, typmod, &ti)) {
 			PQclear(res);
@@ -272,6 +275,25 @@ static bool load_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, Ta
 	}
 	PQclear(res);
 	return true;
+}
+
+static bool load_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, Table *t, bool *ok)
+{
+	if (!catalog_read_columns(conn, cfg, caps, t, &t->cols, &t->ncols, ok))
+		return false;
+	for (int i = 0; i < t->ncols; i++)
+		t->has_generated = t->has_generated || t->cols[i].generated == 's';
+	return true;
+}
+
+void catalog_free_columns(Column *cols, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(cols[i].name);
+		free(cols[i].type_name);
+		free(cols[i].pg_typname);
+	}
+	free(cols);
 }
 
 /* exclude_columns and types must name existing columns (checked against the full list). */
@@ -731,12 +753,7 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 
 static void free_table(Table *t)
 {
-	for (int i = 0; i < t->ncols; i++) {
-		free(t->cols[i].name);
-		free(t->cols[i].type_name);
-		free(t->cols[i].pg_typname);
-	}
-	free(t->cols);
+	catalog_free_columns(t->cols, t->ncols);
 	free(t->key);
 	free(t->order);
 	for (int i = 0; i < t->nleaves; i++) {

@@ -81,11 +81,16 @@ typedef struct Catalog {
 } Catalog;
 
 /*
- * Discover and map. On any problem, every message is logged and false is returned; with
- * `report_all` problems of all tables are collected before failing (plan/check).
+ * Discover and map. On any problem, every message is logged (all tables are checked, so
+ * one run shows every problem) and false is returned.
  */
 bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catalog *cat);
 void catalog_free(Catalog *cat);
+
+/* Read a table's current columns (as catalog_discover would) without changing it. */
+bool catalog_read_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, const Table *t, Column **out, int *nout,
+			  bool *ok);
+void catalog_free_columns(Column *cols, int n);
 
 /* Find a table by source display name or target. */
 Table *catalog_find(Catalog *cat, const char *name);

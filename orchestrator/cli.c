@@ -106,9 +106,16 @@ int cli_snapshot(const char *config, const CliOptions *o)
 
 int cli_run(const char *config, const CliOptions *o)
 {
-	(void)config;
-	(void)o;
-	return not_yet("run");
+	Session s;
+	int rc = session_open(&s, config, true);
+	if (rc == 0) {
+		log_set_timestamps(true);
+		log_set_role("supervisor");
+		SupervisorOptions so = {o->keep_slot, o->restart, o->json};
+		rc = supervisor_run(s.cfg, s.pg, &s.ch, &s.cat, &so);
+	}
+	session_close(&s);
+	return rc;
 }
 
 int cli_status(const char *config, const CliOptions *o)

@@ -18,6 +18,8 @@ typedef enum ProgressKind {
 	PROG_ROWS = 1, /* running totals of a partition: rows, bytes */
 	PROG_UNREP,    /* column `col` had `rows` unrepresentable values (final count) */
 	PROG_DONE,     /* final totals of a partition */
+	PROG_RESYNC,   /* stream: table `col` cannot be applied and needs a new snapshot */
+	PROG_TRUNCATE, /* stream: table `col` was truncated at LSN `bytes` */
 } ProgressKind;
 
 typedef struct ProgressMsg {

@@ -1,10 +1,22 @@
 /*
  * stream — the streaming worker: START_REPLICATION from the pipe's slot with pgoutput,
- * decoded changes batched into ClickHouse INSERTs, feedback once ClickHouse has them.
+ * decoded changes batched per table into ClickHouse INSERTs, feedback once ClickHouse has
+ * acknowledged them (DESIGN.md §3).
+ *
+ * Versions: every row of a transaction carries the Begin message's final LSN (its commit
+ * LSN, known before the first change, so chunks of a large transaction agree). Feedback
+ * reports the Commit's end LSN of the last transaction whose rows ClickHouse has all
+ * acknowledged; when idle (no open transaction, nothing pending) it may jump to the
+ * server's position from a keepalive. A batch closes after pipe.sync_interval seconds or
+ * pipe.batch_size rows or a memory bound, at a transaction boundary when possible; a
+ * transaction larger than that is sent in chunks with the same version. While ClickHouse is
+ * unreachable, inserts are retried with backoff and status updates keep flowing, so
+ * wal_sender_timeout never ends the connection.
  */
 #ifndef PGCH_STREAM_H
 #define PGCH_STREAM_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -12,11 +24,33 @@
 #include "config.h"
 #include "types.h"
 
+/* Stream worker exit codes. */
+enum {
+	STREAM_STOPPED = 0,   /* asked to stop; flushed and confirmed what it had */
+	STREAM_RETRY = 1,     /* connection lost or similar: restart with backoff */
+	STREAM_FATAL = 2,     /* cannot continue as configured (logged) */
+	STREAM_SLOT_LOST = 5, /* the slot is gone or invalidated: a new snapshot is needed */
+};
+
+typedef struct StreamOptions {
+	const Config *cfg;
+	Catalog *cat;
+	const ChCaps *caps;
+	bool compress;
+	uint64_t stop_at;   /* catch-up: stop once every transaction committed before this LSN is applied */
+	int progress_fd;    /* -1: none */
+} StreamOptions;
+
+extern volatile sig_atomic_t stream_stop;
+
+/* Run the streaming loop; returns a STREAM_* code. */
+int stream_run(const StreamOptions *o);
+
 /*
  * Consume the slot from its confirmed position until every transaction that committed
  * before `upto` is applied to ClickHouse, then confirm it and return (pgch snapshot's
  * catch-up after a partition was read under a later snapshot).
  */
-bool stream_catch_up(const Config *cfg, const Catalog *cat, const ChCaps *caps, bool compress, uint64_t upto);
+bool stream_catch_up(const Config *cfg, Catalog *cat, const ChCaps *caps, bool compress, uint64_t upto);
 
 #endif

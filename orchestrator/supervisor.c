@@ -54,6 +54,17 @@ typedef struct Sup {
 	double started;
 	bool failed;
 	bool stopping;
+	/* pgch run */
+	bool run_mode;
+	pid_t stream_pid;
+	double stream_restart_at;
+	int stream_failures;
+	double stream_started;
+	uint64_t stream_rows;
+	uint64_t stream_lsn;
+	bool copy_finished;    /* every table copied and recorded */
+	bool *resync;          /* per table: copy again once the stream has stopped */
+	bool stream_stopping;  /* asked the stream worker to stop for a resync */
 } Sup;
 
 /* ---------------------------------------------------------------- signals and forking */
@@ -82,6 +93,7 @@ static void on_worker_stop(int sig)
 {
 	(void)sig;
 	snapshot_stop = 1;
+	stream_stop = 1;
 }
 
 static bool signals_install(void)
@@ -338,6 +350,14 @@ static int next_partition(Sup *s, double now)
 	return best;
 }
 
+static bool all_done(Sup *s)
+{
+	for (int i = 0; i < s->plan.nparts; i++)
+		if (s->plan.parts[i].status != PART_DONE)
+			return false;
+	return true;
+}
+
 static bool launch(Sup *s, int pi)
 {
 	if (!s->snap_ok && !new_snapshot(s))
@@ -398,12 +418,53 @@ static void update_lines(Sup *s)
 	}
 }
 
+static bool table_copying(Sup *s, int ti)
+{
+	for (int i = 0; i < s->plan.nparts; i++)
+		if (s->plan.parts[i].table == ti && s->plan.parts[i].status != PART_DONE)
+			return true;
+	return false;
+}
+
+/* Ask the stream worker to stop so a table can be copied again without it writing. */
+static void request_resync(Sup *s, int ti, const char *why)
+{
+	if (ti < 0 || ti >= s->cat->ntables || s->resync[ti])
+		return;
+	log_warn("%s will be copied again: %s", s->cat->tables[ti].display, why);
+	s->resync[ti] = true;
+	if (s->stream_pid > 0 && !s->stream_stopping) {
+		kill(s->stream_pid, SIGTERM);
+		s->stream_stopping = true;
+	}
+}
+
+static void stream_progress(Sup *s, const ProgressMsg *m)
+{
+	switch (m->kind) {
+	case PROG_ROWS:
+		s->stream_rows = (uint64_t)m->rows;
+		s->stream_lsn = (uint64_t)m->bytes;
+		break;
+	case PROG_RESYNC: request_resync(s, m->col, "its changes could not be applied"); break;
+	case PROG_TRUNCATE:
+		/* rows a running copy writes after the TRUNCATE would survive it */
+		if (table_copying(s, m->col))
+			request_resync(s, m->col, "it was truncated while being copied");
+		break;
+	}
+}
+
 static void drain_progress(Sup *s)
 {
 	ProgressMsg m[64];
 	ssize_t n;
 	while ((n = read(s->prog_rd, m, sizeof m)) > 0) {
 		for (int i = 0; i < (int)(n / (ssize_t)sizeof m[0]); i++) {
+			if (m[i].part == -1) {
+				stream_progress(s, &m[i]);
+				continue;
+			}
 			if (m[i].part < 0 || m[i].part >= s->plan.nparts)
 				continue;
 			Partition *p = &s->plan.parts[m[i].part];
@@ -503,11 +564,47 @@ static void worker_exited(Sup *s, int pi, int status)
 		 p->attempts + 1, s->cfg->pipe.max_retries + 1);
 }
 
+static void stream_exited(Sup *s, int status)
+{
+	s->stream_pid = 0;
+	drain_progress(s);
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	double now = progress_now();
+	if (code == STREAM_STOPPED && (s->stopping || s->stream_stopping)) {
+		s->stream_stopping = false;
+		s->stream_restart_at = now;
+		return;
+	}
+	s->stream_stopping = false;
+	if (code == STREAM_FATAL || code == STREAM_SLOT_LOST) {
+		log_error("the stream worker cannot continue (see the error above); stopping");
+		s->failed = true;
+		return;
+	}
+	if (now - s->stream_started > 120)
+		s->stream_failures = 0;
+	double delay = 1;
+	for (int i = 0; i < s->stream_failures && delay < 60; i++)
+		delay *= 2;
+	if (delay > 60)
+		delay = 60;
+	s->stream_failures++;
+	if (WIFSIGNALED(status))
+		log_warn("the stream worker was killed by signal %d; restarting it in %.0f s", WTERMSIG(status), delay);
+	else
+		log_warn("the stream worker stopped (exit %d); restarting it in %.0f s", code, delay);
+	s->stream_restart_at = now + delay;
+}
+
 static void reap(Sup *s)
 {
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == s->stream_pid) {
+			stream_exited(s, status);
+			continue;
+		}
 		for (int i = 0; i < s->nworkers; i++) {
 			if (s->workers[i].pid != pid)
 				continue;
@@ -524,15 +621,117 @@ static void stop_workers(Sup *s)
 {
 	for (int i = 0; i < s->nworkers; i++)
 		kill(s->workers[i].pid, SIGTERM);
+	if (s->stream_pid > 0)
+		kill(s->stream_pid, SIGTERM);
 }
 
-static bool all_done(Sup *s)
+static bool launch_stream(Sup *s)
 {
-	for (int i = 0; i < s->plan.nparts; i++)
-		if (s->plan.parts[i].status != PART_DONE)
-			return false;
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		return false;
+	}
+	if (pid == 0) {
+		child_setup(s, "stream");
+		StreamOptions o = {s->cfg, s->cat, &s->ch->caps, s->ch->compress, 0, s->prog_wr};
+		int rc = stream_run(&o);
+		fflush(NULL);
+		_exit(rc);
+	}
+	s->stream_pid = pid;
+	s->stream_started = progress_now();
 	return true;
 }
+
+/* Copy a table again (needs_resync, or truncated mid-copy): the stream worker is stopped. */
+static bool do_resyncs(Sup *s)
+{
+	for (int ti = 0; ti < s->cat->ntables; ti++) {
+		if (!s->resync[ti])
+			continue;
+		bool busy = false;
+		for (int i = 0; i < s->nworkers; i++)
+			if (s->plan.parts[s->workers[i].part].table == ti) {
+				kill(s->workers[i].pid, SIGTERM);
+				busy = true;
+			}
+		if (busy)
+			continue; /* again once they are reaped */
+		Buf sql;
+		buf_init(&sql);
+		buf_puts(&sql, "TRUNCATE TABLE ");
+		plan_target(&s->cat->tables[ti], s->cfg, &sql);
+		bool ok = ch_query(s->ch, sql.data, NULL);
+		buf_free(&sql);
+		if (!ok)
+			return false;
+		StateRow *rows = xcalloc((size_t)s->plan.nparts + 1, sizeof(StateRow));
+		int n = 0;
+		for (int i = 0; i < s->plan.nparts; i++) {
+			Partition *p = &s->plan.parts[i];
+			if (p->table != ti)
+				continue;
+			p->status = PART_TODO;
+			p->rows = 0;
+			p->attempts = 0;
+			p->snapshot_lsn = 0;
+			partition_row(s, p, "todo", &rows[n++]);
+		}
+		ok = state_write(s->ch, s->cfg, rows, n) && write_table_row(s, ti, "copying");
+		free(rows);
+		if (!ok)
+			return false;
+		s->lines[ti].done = false;
+		s->lines[ti].started = 0;
+		s->resync[ti] = false;
+		s->copy_finished = false;
+		/* the copy needs a snapshot taken now, after the stream stopped */
+		slot_release(&s->snap);
+		s->snap_ok = false;
+		log_info("%s: destination truncated; copying it again", s->cat->tables[ti].display);
+	}
+	return true;
+}
+
+static bool any_resync(Sup *s)
+{
+	for (int ti = 0; ti < s->cat->ntables; ti++)
+		if (s->resync[ti])
+			return true;
+	return false;
+}
+
+/* pgch run: every table copied: record it, let go of the snapshot; the stream carries on. */
+static void copy_complete(Sup *s)
+{
+	for (int ti = 0; ti < s->cat->ntables; ti++)
+		write_table_row(s, ti, "done");
+	write_pipe_row(s, "streaming", s->slot_start, s->cfg->pipe.slot);
+	slot_release(&s->snap);
+	s->snap_ok = false;
+	s->copy_finished = true;
+	log_info("every table is copied; streaming changes (stop with SIGTERM or Ctrl-C)");
+}
+
+/* pgch run: the stream worker's part of the loop. */
+static void manage_stream(Sup *s, double now)
+{
+	if (s->stopping)
+		return;
+	if (any_resync(s)) {
+		if (s->stream_pid == 0 && !do_resyncs(s))
+			s->failed = true;
+		return;
+	}
+	if (s->stream_pid == 0 && now >= s->stream_restart_at && !launch_stream(s))
+		s->failed = true;
+	if (!s->copy_finished && all_done(s) && s->nworkers == 0)
+		copy_complete(s);
+}
+
 
 /* Run partitions until all are done, the run fails, or a stop is requested. */
 static void schedule(Sup *s)
@@ -549,7 +748,9 @@ static void schedule(Sup *s)
 			s->stopping = true;
 			stop_workers(s);
 		}
-		while (!s->stopping && s->nworkers < limit) {
+		if (s->run_mode)
+			manage_stream(s, now);
+		while (!s->stopping && s->nworkers < limit && !(s->run_mode && any_resync(s))) {
 			int pi = next_partition(s, now);
 			if (pi < 0)
 				break;
@@ -558,7 +759,7 @@ static void schedule(Sup *s)
 				break;
 			}
 		}
-		if (s->nworkers == 0 && (s->stopping || all_done(s)))
+		if (s->nworkers == 0 && s->stream_pid == 0 && (s->stopping || (!s->run_mode && all_done(s))))
 			break;
 		update_lines(s);
 		progress_display_draw(s->lines, s->cat->ntables, false);
@@ -566,6 +767,8 @@ static void schedule(Sup *s)
 		if (s->snap_ok)
 			pfd[2].fd = PQsocket(s->snap.conn);
 		int timeout = progress_display_enabled() ? 500 : 1000;
+		if (s->run_mode && s->stream_pid == 0 && !s->stopping)
+			timeout = 200;
 		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
 			log_warn("poll: %s", strerror(errno));
 		if (pfd[1].revents & POLLIN) {
@@ -661,11 +864,21 @@ static bool prepare_slot(Sup *s, const StateRow *prior)
 	SlotInfo info;
 	if (!slot_info(s->pg, s->cfg->pipe.slot, &info))
 		return false;
-	if (prior && strcmp(prior->status, "snapshotting") == 0 && prior->lsn != 0) {
+	bool slot_recorded = prior && prior->lsn != 0 &&
+			     (strcmp(prior->status, "snapshotting") == 0 || strcmp(prior->status, "streaming") == 0 ||
+			      (strcmp(prior->status, "done") == 0 && strcmp(prior->info, "slot kept") == 0));
+	if (prior && strcmp(prior->status, "done") == 0 && strcmp(prior->info, "slot dropped") == 0 && s->run_mode) {
+		log_error("the snapshot finished without keeping its replication slot, so the changes since then cannot be "
+			  "streamed. Copy again and stream: pgch run --restart %s (next time: pgch snapshot --keep-slot)",
+			  s->cfg->path);
+		return false;
+	}
+	if (slot_recorded) {
 		if (!info.exists || strcmp(info.wal_status, "lost") == 0) {
-			log_error("replication slot %s, created by the interrupted run, is %s: the partitions copied so far "
-				  "cannot be made consistent. Start over with: pgch snapshot --restart %s",
-				  s->cfg->pipe.slot, info.exists ? "invalidated (WAL removed)" : "gone", s->cfg->path);
+			log_error("replication slot %s, created by an earlier run, is %s: what was copied cannot be kept "
+				  "consistent. Start over with: pgch %s --restart %s",
+				  s->cfg->pipe.slot, info.exists ? "invalidated (its WAL was removed)" : "gone",
+				  s->run_mode ? "run" : "snapshot", s->cfg->path);
 			return false;
 		}
 		if (info.active) {
@@ -694,7 +907,7 @@ static bool prepare_slot(Sup *s, const StateRow *prior)
 	return write_pipe_row(s, "snapshotting", s->snap.lsn, s->cfg->pipe.slot);
 }
 
-int supervisor_snapshot(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const SupervisorOptions *o)
+static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const SupervisorOptions *o, bool run_mode)
 {
 	Sup sup;
 	Sup *s = &sup;
@@ -706,6 +919,7 @@ int supervisor_snapshot(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const
 	s->o = o;
 	s->started = progress_now();
 	s->prog_rd = s->prog_wr = -1;
+	s->run_mode = run_mode;
 	int rc = 1;
 	State st;
 	memset(&st, 0, sizeof st);
@@ -725,7 +939,7 @@ int supervisor_snapshot(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const
 	if (!state_load(ch, cfg, &st))
 		goto out;
 	const StateRow *prior = state_find(&st, "", -1);
-	if (prior && strcmp(prior->status, "done") == 0) {
+	if (prior && strcmp(prior->status, "done") == 0 && !run_mode) {
 		bool all_recorded = true;
 		for (int ti = 0; ti < cat->ntables; ti++) {
 			const StateRow *r = state_find(&st, cat->tables[ti].display, -1);
@@ -755,6 +969,7 @@ int supervisor_snapshot(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const
 		s->lines[ti].est_rows = cat->tables[ti].est_rows;
 	}
 	s->workers = xcalloc((size_t)cfg->pipe.snapshot.workers + 1, sizeof(Worker));
+	s->resync = xcalloc((size_t)cat->ntables + 1, sizeof(bool));
 	for (int i = 0; i < s->plan.nparts; i++)
 		if (s->plan.parts[i].status == PART_DONE && s->plan.parts[i].snapshot_lsn > s->max_lsn)
 			s->max_lsn = s->plan.parts[i].snapshot_lsn;
@@ -795,6 +1010,16 @@ int supervisor_snapshot(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const
 		summary(s, false);
 		goto out;
 	}
+	if (run_mode) {
+		char lsn[32];
+		pg_format_lsn(s->stream_lsn, lsn, sizeof lsn);
+		log_info("stopped: %llu changes applied in this run; slot %s confirmed at %s", (unsigned long long)s->stream_rows,
+			 cfg->pipe.slot, lsn);
+		if (!all_done(s))
+			summary(s, false);
+		rc = 0;
+		goto out;
+	}
 	if (!all_done(s)) {
 		summary(s, false);
 		rc = 0; /* stopped on request: a later run continues */
@@ -812,9 +1037,20 @@ out:
 	free(s->lines);
 	free(s->active);
 	free(s->workers);
+	free(s->resync);
 	if (s->prog_rd >= 0)
 		close(s->prog_rd);
 	if (s->prog_wr >= 0)
 		close(s->prog_wr);
 	return rc;
+}
+
+int supervisor_snapshot(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const SupervisorOptions *o)
+{
+	return supervise(cfg, pg, ch, cat, o, false);
+}
+
+int supervisor_run(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const SupervisorOptions *o)
+{
+	return supervise(cfg, pg, ch, cat, o, true);
 }

@@ -27,5 +27,7 @@ typedef struct SupervisorOptions {
 
 /* pgch snapshot: returns the process exit status. */
 int supervisor_snapshot(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const SupervisorOptions *o);
+/* pgch run: copy what is not copied, stream changes until SIGTERM/SIGINT (then exit 0). */
+int supervisor_run(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const SupervisorOptions *o);
 
 #endif

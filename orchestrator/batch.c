@@ -1,0 +1,147 @@
+/*
+ * batch — per-table pending changes compacted by key; see batch.h.
+ */
+#include "batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = UINT64_C(1469598103934665603);
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+void batch_init(TableBatch *b)
+{
+	memset(b, 0, sizeof *b);
+	buf_init(&b->arena);
+}
+
+void batch_free(TableBatch *b)
+{
+	buf_free(&b->arena);
+	free(b->entries);
+	free(b->slots);
+	memset(b, 0, sizeof *b);
+}
+
+void batch_reset(TableBatch *b)
+{
+	buf_reset(&b->arena);
+	b->n = 0;
+	b->live = 0;
+	if (b->slots)
+		memset(b->slots, 0, sizeof(int) * (size_t)b->nslots);
+	/* give memory back after an unusually large batch */
+	if (b->arena.cap > (64u << 20)) {
+		buf_free(&b->arena);
+		buf_init(&b->arena);
+	}
+	if (b->cap > 1 << 20) {
+		free(b->entries);
+		b->entries = NULL;
+		b->cap = 0;
+		free(b->slots);
+		b->slots = NULL;
+		b->nslots = 0;
+	}
+}
+
+static int *slot_for(TableBatch *b, const char *key, size_t klen)
+{
+	size_t mask = (size_t)b->nslots - 1;
+	for (size_t i = hash_bytes(key, klen) & mask;; i = (i + 1) & mask) {
+		int *s = &b->slots[i];
+		if (*s == 0)
+			return s;
+		BatchEntry *e = &b->entries[*s - 1];
+		if (e->key_len == klen && memcmp(b->arena.data + e->key_off, key, klen) == 0)
+			return s;
+	}
+}
+
+static void rehash(TableBatch *b, int nslots)
+{
+	free(b->slots);
+	b->nslots = nslots;
+	b->slots = xcalloc((size_t)nslots, sizeof(int));
+	for (int i = 0; i < b->n; i++) {
+		BatchEntry *e = &b->entries[i];
+		if (!e->live)
+			continue;
+		*slot_for(b, b->arena.data + e->key_off, e->key_len) = i + 1;
+	}
+}
+
+BatchEntry *batch_find(TableBatch *b, const char *key, size_t klen)
+{
+	if (b->nslots == 0)
+		return NULL;
+	int s = *slot_for(b, key, klen);
+	return s ? &b->entries[s - 1] : NULL;
+}
+
+int batch_add(TableBatch *b, const char *key, size_t klen, uint64_t version, bool deleted, const char *row, size_t rowlen,
+	      bool missing)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 256;
+		b->entries = xrealloc(b->entries, sizeof(BatchEntry) * (size_t)b->cap);
+	}
+	if ((b->n + 1) * 2 > b->nslots)
+		rehash(b, b->nslots ? b->nslots * 2 : 512);
+	BatchEntry *e = &b->entries[b->n];
+	e->version = version;
+	e->deleted = deleted;
+	e->live = true;
+	e->missing = missing;
+	e->key_off = b->arena.len;
+	e->key_len = (uint32_t)klen;
+	buf_put(&b->arena, key, klen);
+	e->row_off = b->arena.len;
+	e->row_len = (uint32_t)rowlen;
+	buf_put(&b->arena, row, rowlen);
+	int *s = slot_for(b, key, klen);
+	if (*s)
+		b->entries[*s - 1].live = false;
+	else
+		b->live++;
+	*s = b->n + 1;
+	return b->n++;
+}
+
+size_t batch_bytes(const TableBatch *b)
+{
+	return b->arena.cap + sizeof(BatchEntry) * (size_t)b->cap + sizeof(int) * (size_t)b->nslots;
+}
+
+void batch_row_put(Buf *row, uint8_t state, const char *data, size_t len)
+{
+	buf_put_u8(row, state);
+	buf_put_le(row, (uint64_t)len, 4);
+	if (len)
+		buf_put(row, data, len);
+}
+
+bool batch_row_column(const char *row, size_t rowlen, int col, uint8_t *state, const char **data, uint32_t *len)
+{
+	size_t off = 0;
+	for (int i = 0;; i++) {
+		if (off + 5 > rowlen)
+			return false;
+		uint32_t l = (uint32_t)(unsigned char)row[off + 1] | (uint32_t)(unsigned char)row[off + 2] << 8 |
+			     (uint32_t)(unsigned char)row[off + 3] << 16 | (uint32_t)(unsigned char)row[off + 4] << 24;
+		if (i == col) {
+			*state = (uint8_t)row[off];
+			*data = row + off + 5;
+			*len = l;
+			return off + 5 + l <= rowlen;
+		}
+		off += 5 + l;
+	}
+}

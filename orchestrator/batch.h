@@ -1,0 +1,71 @@
+/*
+ * batch — one table's pending changes between two flushes, compacted by key.
+ *
+ * An entry is a row ready for RowBinary: for each destination column a record
+ * [state u8][length u32 little-endian][RowBinary bytes], where state 0 is a value and 1 a
+ * value still to be found (an unchanged TOAST value, a generated column). Entries live in
+ * one arena; a hash table on the key bytes (the RowBinary of the ORDER BY columns) points
+ * at the live entry for each key, so a later change to the same key supersedes the earlier
+ * one (DESIGN.md §3: changes to the same key within a batch are compacted to the last).
+ * Superseded entries stay in the arena until the batch is reset: memory is bounded by
+ * flushing when batch_bytes passes the stream's limit.
+ */
+#ifndef PGCH_BATCH_H
+#define PGCH_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+enum { BATCH_VALUE = 0, BATCH_MISSING = 1 };
+
+typedef struct BatchEntry {
+	uint64_t version;
+	size_t key_off;
+	size_t row_off;
+	uint32_t key_len;
+	uint32_t row_len;
+	bool deleted;
+	bool live;
+	bool missing; /* has columns still to be found */
+} BatchEntry;
+
+typedef struct TableBatch {
+	Buf arena;
+	BatchEntry *entries;
+	int n, cap;
+	int *slots; /* entry index + 1; 0 = empty */
+	int nslots;
+	int live;
+} TableBatch;
+
+void batch_init(TableBatch *b);
+void batch_free(TableBatch *b);
+void batch_reset(TableBatch *b);
+
+/* The live entry for a key, or NULL. */
+BatchEntry *batch_find(TableBatch *b, const char *key, size_t klen);
+
+/* Add an entry (superseding a live one with the same key). Returns its index. */
+int batch_add(TableBatch *b, const char *key, size_t klen, uint64_t version, bool deleted, const char *row, size_t rowlen,
+	      bool missing);
+
+static inline const char *batch_key(const TableBatch *b, const BatchEntry *e)
+{
+	return b->arena.data + e->key_off;
+}
+static inline char *batch_row(TableBatch *b, const BatchEntry *e)
+{
+	return b->arena.data + e->row_off;
+}
+
+/* Bytes held (arena and index), for the stream's memory bound. */
+size_t batch_bytes(const TableBatch *b);
+
+/* Row records: append one column; find column i (0-based). */
+void batch_row_put(Buf *row, uint8_t state, const char *data, size_t len);
+bool batch_row_column(const char *row, size_t rowlen, int col, uint8_t *state, const char **data, uint32_t *len);
+
+#endif
