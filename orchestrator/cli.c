@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "catalog.h"
 #include "ch.h"
@@ -14,6 +15,9 @@
 #include "log.h"
 #include "pg.h"
 #include "plan.h"
+#include "progress.h"
+#include "slot.h"
+#include "state.h"
 #include "supervisor.h"
 
 /* What every command starts from: config, source connection, probed destination, catalog. */
@@ -118,16 +122,203 @@ int cli_run(const char *config, const CliOptions *o)
 	return rc;
 }
 
+/* Seconds since a ClickHouse "YYYY-MM-DD hh:mm:ss" (UTC), or -1. */
+static double age_of(const char *ts)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	if (!ts || sscanf(ts, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+			  &tm.tm_sec) != 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	return t > 0 ? difftime(time(NULL), t) : -1;
+}
+
 int cli_status(const char *config, const CliOptions *o)
 {
-	(void)config;
-	(void)o;
-	return not_yet("status");
+	Session s;
+	int rc = session_open(&s, config, false);
+	if (rc != 0) {
+		session_close(&s);
+		return rc;
+	}
+	Config *cfg = s.cfg;
+	State st;
+	SlotInfo info;
+	if (!state_load(&s.ch, cfg, &st) || !slot_info(s.pg, cfg->pipe.slot, &info)) {
+		session_close(&s);
+		return 1;
+	}
+	uint64_t current = 0;
+	double lag = -1;
+	PGresult *res = pg_query(s.pg, "SELECT pg_current_wal_lsn()");
+	if (res) {
+		pg_parse_lsn(PQgetvalue(res, 0, 0), &current);
+		PQclear(res);
+	}
+	if (info.exists && info.active) {
+		const char *params[1] = {cfg->pipe.slot};
+		res = pg_query_params(s.pg,
+				      "SELECT coalesce(extract(epoch FROM r.flush_lag), 0) FROM pg_stat_replication r "
+				      "JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1",
+				      1, params);
+		if (res && PQntuples(res) == 1)
+			lag = strtod(PQgetvalue(res, 0, 0), NULL);
+		PQclear(res);
+	}
+	const StateRow *pipe = state_find(&st, "", -1);
+	uint64_t retained = info.exists && current > info.restart_lsn ? current - info.restart_lsn : 0;
+	uint64_t behind = info.exists && current > info.confirmed_flush ? current - info.confirmed_flush : 0;
+	Buf out;
+	buf_init(&out);
+	char lsn[32], bytes[32], behind_s[32];
+	pg_format_lsn(info.confirmed_flush, lsn, sizeof lsn);
+	progress_format_bytes(retained, bytes, sizeof bytes);
+	progress_format_bytes(behind, behind_s, sizeof behind_s);
+	if (o->json) {
+		buf_puts(&out, "{\"pipe\": ");
+		buf_json_string(&out, cfg->pipe.name);
+		buf_puts(&out, ", \"status\": ");
+		buf_json_string(&out, pipe ? pipe->status : "new");
+		buf_printf(&out, ", \"slot\": {\"name\": ");
+		buf_json_string(&out, cfg->pipe.slot);
+		buf_printf(&out, ", \"exists\": %s, \"active\": %s, \"confirmed_flush_lsn\": ", info.exists ? "true" : "false",
+			   info.active ? "true" : "false");
+		buf_json_string(&out, info.exists ? lsn : "");
+		buf_printf(&out, ", \"wal_retained_bytes\": %llu, \"bytes_behind\": %llu, \"wal_status\": ",
+			   (unsigned long long)retained, (unsigned long long)behind);
+		buf_json_string(&out, info.wal_status);
+		if (lag >= 0)
+			buf_printf(&out, ", \"lag_seconds\": %.3f}, \"tables\": [", lag);
+		else
+			buf_puts(&out, ", \"lag_seconds\": null}, \"tables\": [");
+	} else {
+		buf_printf(&out, "pipe %s: %s\n", cfg->pipe.name, pipe ? pipe->status : "never run");
+		if (info.exists)
+			buf_printf(&out, "slot %s: %s, confirmed %s, %s behind, %s of WAL retained%s%s%s\n", cfg->pipe.slot,
+				   info.active ? "streaming" : "inactive", lsn, behind_s, bytes,
+				   info.wal_status[0] ? ", wal_status " : "", info.wal_status, lag >= 0 ? "" : "");
+		else
+			buf_printf(&out, "slot %s: does not exist\n", cfg->pipe.slot);
+		if (lag >= 0)
+			buf_printf(&out, "replication lag: %.1f s\n", lag);
+		buf_printf(&out, "\n%-36s %-14s %14s %6s  %s\n", "TABLE", "STATUS", "ROWS COPIED", "PARTS", "LAST SYNC");
+	}
+	bool first = true;
+	for (int i = 0; i < st.n; i++) {
+		const StateRow *r = &st.rows[i];
+		if (r->part != -1 || r->table[0] == '\0')
+			continue;
+		int parts = 0, done = 0;
+		for (int j = 0; j < st.n; j++)
+			if (st.rows[j].part >= 0 && strcmp(st.rows[j].table, r->table) == 0) {
+				parts++;
+				done += strcmp(st.rows[j].status, "done") == 0;
+			}
+		/* last sync: the newest _pgch_synced_at in the destination table */
+		Buf q, a;
+		buf_init(&q);
+		buf_init(&a);
+		buf_puts(&q, "SELECT toString(max(");
+		ch_quote_ident(&q, cfg->dest.synced_column);
+		buf_puts(&q, ")) FROM ");
+		ch_quote_ident(&q, cfg->dest.database);
+		buf_put_u8(&q, '.');
+		ch_quote_ident(&q, r->target);
+		s.ch.quiet = true;
+		bool got = ch_query(&s.ch, q.data, &a);
+		s.ch.quiet = false;
+		char synced[32] = "";
+		if (got)
+			snprintf(synced, sizeof synced, "%.*s", (int)strcspn(a.data, "\n"), a.data);
+		if (strncmp(synced, "0000", 4) == 0 || strncmp(synced, "1970", 4) == 0)
+			synced[0] = '\0';
+		double age = age_of(synced);
+		if (o->json) {
+			buf_puts(&out, first ? "{\"source\": " : ", {\"source\": ");
+			buf_json_string(&out, r->table);
+			buf_puts(&out, ", \"target\": ");
+			buf_json_string(&out, r->target);
+			buf_puts(&out, ", \"status\": ");
+			buf_json_string(&out, r->status);
+			buf_printf(&out, ", \"rows_copied\": %llu, \"partitions\": %d, \"partitions_done\": %d, \"last_sync\": ",
+				   (unsigned long long)r->rows, parts, done);
+			buf_json_string(&out, synced);
+			if (age >= 0)
+				buf_printf(&out, ", \"seconds_since_sync\": %.0f}", age);
+			else
+				buf_puts(&out, ", \"seconds_since_sync\": null}");
+		} else {
+			char rows[32], ps[32];
+			progress_format_count((int64_t)r->rows, rows, sizeof rows);
+			snprintf(ps, sizeof ps, "%d/%d", done, parts);
+			buf_printf(&out, "%-36s %-14s %14s %6s  %s\n", r->table, r->status, rows, ps, synced[0] ? synced : "-");
+		}
+		first = false;
+		buf_free(&q);
+		buf_free(&a);
+	}
+	if (o->json)
+		buf_puts(&out, "]}\n");
+	else if (first)
+		buf_puts(&out, "(no tables recorded yet: run pgch snapshot or pgch run)\n");
+	fwrite(out.data, 1, out.len, stdout);
+	buf_free(&out);
+	state_free(&st);
+	session_close(&s);
+	return 0;
 }
 
 int cli_drop(const char *config, const CliOptions *o)
 {
-	(void)config;
-	(void)o;
-	return not_yet("drop");
+	Session s;
+	int rc = session_open(&s, config, false);
+	if (rc != 0) {
+		session_close(&s);
+		return rc;
+	}
+	Config *cfg = s.cfg;
+	SlotInfo info;
+	rc = 1;
+	if (!slot_info(s.pg, cfg->pipe.slot, &info))
+		goto out;
+	if (info.active) {
+		log_error("replication slot %s is in use (is pgch run still running for this pipe?): stop it first",
+			  cfg->pipe.slot);
+		goto out;
+	}
+	if (info.exists && !slot_drop(s.pg, cfg->pipe.slot))
+		goto out;
+	if (!slot_drop_publication(s.pg, cfg->pipe.publication))
+		goto out;
+	log_info("dropped publication %s (if it existed)", cfg->pipe.publication);
+	State st;
+	if (!state_load(&s.ch, cfg, &st))
+		goto out;
+	bool ok = true;
+	if (o->drop_tables) {
+		for (int i = 0; ok && i < st.n; i++) {
+			if (st.rows[i].part != -1 || st.rows[i].table[0] == '\0')
+				continue;
+			Buf q;
+			buf_init(&q);
+			buf_puts(&q, "DROP TABLE IF EXISTS ");
+			ch_quote_ident(&q, cfg->dest.database);
+			buf_put_u8(&q, '.');
+			ch_quote_ident(&q, st.rows[i].target);
+			ok = ch_query(&s.ch, q.data, NULL);
+			if (ok)
+				log_info("dropped ClickHouse table %s.%s", cfg->dest.database, st.rows[i].target);
+			buf_free(&q);
+		}
+	}
+	state_free(&st);
+	if (ok && st.n >= 0 && !state_clear(&s.ch, cfg))
+		ok = false;
+	rc = ok ? 0 : 1;
+out:
+	session_close(&s);
+	return rc;
 }
