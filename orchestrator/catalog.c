@@ -8,6 +8,7 @@
 #include "catalog.h"
 
 #include <ctype.h>
+#include <lauxlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "buf.h"
 #include "ch.h"
+#include "hooks.h"
 #include "log.h"
 #include "pg.h"
 
@@ -408,6 +410,8 @@ static bool attnums_to_cols(const Table *t, const int *att, int n, int **out)
 	return true;
 }
 
+static bool check_order(const Config *cfg, Table *t);
+
 /*
  * Decide the dedup key and ORDER BY (DESIGN.md §4). A table may be published only with a
  * usable replica identity; the key is the replica-identity columns; ORDER BY contains it.
@@ -477,6 +481,18 @@ static bool decide_keys(PGconn *conn, const Config *cfg, Table *t)
 		ok = false;
 		goto out;
 	}
+	ok = check_order(cfg, t);
+out:
+	free(pk);
+	free(ri);
+	return ok;
+}
+
+/* The ORDER BY rules of DESIGN.md §4 (also after a hook changed order_by). */
+static bool check_order(const Config *cfg, Table *t)
+{
+	const TableRule *r = t->rule;
+	bool ok = true;
 	for (int i = 0; i < t->nkey; i++) {
 		if (!in_list(t->order, t->norder, t->key[i])) {
 			Buf k;
@@ -487,8 +503,7 @@ static bool decide_keys(PGconn *conn, const Config *cfg, Table *t)
 					"ORDER BY, and deletes carry only the key",
 					t->display, k.data);
 			buf_free(&k);
-			ok = false;
-			goto out;
+			return false;
 		}
 	}
 	for (int i = 0; i < t->norder; i++) {
@@ -515,9 +530,6 @@ static bool decide_keys(PGconn *conn, const Config *cfg, Table *t)
 		}
 		c->ch.nullable = false;
 	}
-out:
-	free(pk);
-	free(ri);
 	return ok;
 }
 
@@ -737,6 +749,8 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 		}
 		if (tok)
 			tok = decide_keys(conn, cfg, t) && check_partition_by(cfg, t);
+		if (tok && cfg->hook_on_table != LUA_NOREF)
+			tok = hooks_on_table(cfg, caps, t) && check_order(cfg, t) && check_partition_by(cfg, t);
 		if (tok && !load_leaves(conn, t))
 			return false;
 		for (int j = 0; j < i; j++)

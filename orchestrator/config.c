@@ -991,6 +991,13 @@ static void finish(Parser *p)
 
 /* ---------------------------------------------------------------- public */
 
+void config_reset_budget(const Config *cfg)
+{
+	Sandbox *sb;
+	lua_getallocf(cfg->L, (void **)&sb);
+	sb->instructions = 0;
+}
+
 Config *config_load(const char *path)
 {
 	Config *cfg = xcalloc(1, sizeof *cfg);

@@ -210,6 +210,11 @@ void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const C
 				buf_free(&w);
 				first = false;
 			}
+			buf_puts(&out, "], \"after\": [");
+			for (int k = 0; k < t->nafter; k++) {
+				buf_puts(&out, k ? ", " : "");
+				buf_json_string(&out, t->after[k]);
+			}
 			buf_puts(&out, "], \"notes\": [");
 			print_notes(t, &out, true);
 			buf_puts(&out, "]}");
@@ -231,6 +236,8 @@ void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const C
 					   w.len ? w.data : " (all)", (long long)p->est_rows);
 				buf_free(&w);
 			}
+			for (int k = 0; k < t->nafter; k++)
+				buf_printf(&out, "  after: %s\n", t->after[k]);
 			print_notes(t, &out, false);
 		}
 		buf_free(&ddl);
