@@ -138,6 +138,9 @@ static void child_setup(Sup *s, const char *role)
 	sigchld_rd = sigchld_wr = -1;
 	close(s->prog_rd);
 	log_set_role(role);
+	char name[16];
+	snprintf(name, sizeof name, "pgch-%s", role); /* shown by ps -o comm and top */
+	prctl(PR_SET_NAME, name);
 	progress_display_init(false);
 }
 
