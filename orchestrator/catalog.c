@@ -815,6 +815,21 @@ static void pg_ident(Buf *b, const char *s)
 	buf_put_u8(b, '"');
 }
 
+void catalog_select_expr(const Table *t, int c, Buf *b)
+{
+	if (t->cols[c].binary) {
+		pg_ident(b, t->cols[c].name);
+		return;
+	}
+	/* the output function's form; num_nulls keeps NULL (format() would print '') and is
+	 * not fooled by a composite whose fields are all NULL */
+	buf_puts(b, "CASE WHEN num_nulls(");
+	pg_ident(b, t->cols[c].name);
+	buf_puts(b, ") = 0 THEN format('%s', ");
+	pg_ident(b, t->cols[c].name);
+	buf_puts(b, ") END");
+}
+
 char *catalog_select_list(const Table *t)
 {
 	Buf b;
@@ -822,17 +837,7 @@ char *catalog_select_list(const Table *t)
 	for (int i = 0; i < t->ncols; i++) {
 		if (i)
 			buf_puts(&b, ", ");
-		if (t->cols[i].binary) {
-			pg_ident(&b, t->cols[i].name);
-		} else {
-			/* the output function's form; num_nulls keeps NULL (format() would print '') and is
-			 * not fooled by a composite whose fields are all NULL */
-			buf_puts(&b, "CASE WHEN num_nulls(");
-			pg_ident(&b, t->cols[i].name);
-			buf_puts(&b, ") = 0 THEN format('%s', ");
-			pg_ident(&b, t->cols[i].name);
-			buf_puts(&b, ") END");
-		}
+		catalog_select_expr(t, i, &b);
 	}
 	return buf_steal(&b);
 }

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "config.h"
 #include "types.h"
 
@@ -95,6 +96,8 @@ void catalog_free_columns(Column *cols, int n);
 /* Find a table by source display name or target. */
 Table *catalog_find(Catalog *cat, const char *name);
 
+/* One column as the snapshot selects it: as is when binary, else its text output form. */
+void catalog_select_expr(const Table *t, int col, Buf *out);
 /* The snapshot SELECT list: binary columns as is, others through format('%s', col). */
 char *catalog_select_list(const Table *t);
 

@@ -243,8 +243,12 @@ int cli_status(const char *config, const CliOptions *o)
 			buf_json_string(&out, r->target);
 			buf_puts(&out, ", \"status\": ");
 			buf_json_string(&out, r->status);
-			buf_printf(&out, ", \"rows_copied\": %llu, \"partitions\": %d, \"partitions_done\": %d, \"last_sync\": ",
-				   (unsigned long long)r->rows, parts, done);
+			long long unrep = strncmp(r->info, "unrepresentable values: ", 24) == 0 ? atoll(r->info + 24) : 0;
+			buf_printf(&out, ", \"rows_copied\": %llu, \"partitions\": %d, \"partitions_done\": %d, "
+					 "\"unrepresentable_values\": %lld, \"info\": ",
+				   (unsigned long long)r->rows, parts, done, unrep);
+			buf_json_string(&out, r->info);
+			buf_puts(&out, ", \"last_sync\": ");
 			buf_json_string(&out, synced);
 			if (age >= 0)
 				buf_printf(&out, ", \"seconds_since_sync\": %.0f}", age);
@@ -255,6 +259,8 @@ int cli_status(const char *config, const CliOptions *o)
 			progress_format_count((int64_t)r->rows, rows, sizeof rows);
 			snprintf(ps, sizeof ps, "%d/%d", done, parts);
 			buf_printf(&out, "%-36s %-14s %14s %6s  %s\n", r->table, r->status, rows, ps, synced[0] ? synced : "-");
+			if (r->info[0])
+				buf_printf(&out, "  %s\n", r->info);
 		}
 		first = false;
 		buf_free(&q);

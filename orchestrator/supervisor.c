@@ -65,6 +65,7 @@ typedef struct Sup {
 	bool copy_finished;    /* every table copied and recorded */
 	bool *resync;          /* per table: copy again once the stream has stopped */
 	bool stream_stopping;  /* asked the stream worker to stop for a resync */
+	int64_t *unrep;        /* per table: values written as NULL or clamped */
 } Sup;
 
 /* ---------------------------------------------------------------- signals and forking */
@@ -240,6 +241,10 @@ static bool write_table_row(Sup *s, int ti, const char *status)
 	r.part = -1;
 	r.target = t->target;
 	r.status = (char *)status;
+	char info[64] = "";
+	if (s->unrep && s->unrep[ti] > 0)
+		snprintf(info, sizeof info, "unrepresentable values: %lld", (long long)s->unrep[ti]);
+	r.info = info;
 	for (int i = 0; i < s->plan.nparts; i++)
 		if (s->plan.parts[i].table == ti) {
 			r.rows += (uint64_t)s->plan.parts[i].rows;
@@ -450,6 +455,12 @@ static void stream_progress(Sup *s, const ProgressMsg *m)
 		s->stream_lsn = (uint64_t)m->bytes;
 		break;
 	case PROG_RESYNC: request_resync(s, m->col, "its changes could not be applied"); break;
+	case PROG_UNREP:
+		if (m->col >= 0 && m->col < s->cat->ntables) {
+			s->unrep[m->col] += m->rows;
+			write_table_row(s, m->col, table_copying(s, m->col) ? "copying" : "done");
+		}
+		break;
 	case PROG_TRUNCATE:
 		/* rows a running copy writes after the TRUNCATE would survive it */
 		if (table_copying(s, m->col))
@@ -471,6 +482,10 @@ static void drain_progress(Sup *s)
 			if (m[i].part < 0 || m[i].part >= s->plan.nparts)
 				continue;
 			Partition *p = &s->plan.parts[m[i].part];
+			if (m[i].kind == PROG_UNREP) {
+				s->unrep[p->table] += m[i].rows;
+				continue;
+			}
 			if (m[i].kind == PROG_ROWS || m[i].kind == PROG_DONE) {
 				p->rows = m[i].rows;
 				p->bytes = (uint64_t)m[i].bytes;
@@ -973,6 +988,12 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 	}
 	s->workers = xcalloc((size_t)cfg->pipe.snapshot.workers + 1, sizeof(Worker));
 	s->resync = xcalloc((size_t)cat->ntables + 1, sizeof(bool));
+	s->unrep = xcalloc((size_t)cat->ntables + 1, sizeof(int64_t));
+	for (int ti = 0; ti < cat->ntables; ti++) {
+		const StateRow *r = state_find(&st, cat->tables[ti].display, -1);
+		if (r && strncmp(r->info, "unrepresentable values: ", 24) == 0)
+			s->unrep[ti] = strtoll(r->info + 24, NULL, 10);
+	}
 	for (int i = 0; i < s->plan.nparts; i++)
 		if (s->plan.parts[i].status == PART_DONE && s->plan.parts[i].snapshot_lsn > s->max_lsn)
 			s->max_lsn = s->plan.parts[i].snapshot_lsn;
@@ -1041,6 +1062,7 @@ out:
 	free(s->active);
 	free(s->workers);
 	free(s->resync);
+	free(s->unrep);
 	if (s->prog_rd >= 0)
 		close(s->prog_rd);
 	if (s->prog_wr >= 0)
