@@ -501,9 +501,10 @@ static void table_finished(Sup *s, int ti)
 	s->nactive--;
 	update_lines(s);
 	ProgressLine *l = &s->lines[ti];
+	l->finished = progress_now();
 	char rows[32];
 	progress_format_count(l->rows, rows, sizeof rows);
-	double secs = progress_now() - l->started;
+	double secs = l->finished - l->started;
 	log_info("%s copied: %s rows in %.1f s", t->display, rows, secs);
 	write_table_row(s, ti, "copied");
 }
@@ -704,6 +705,7 @@ static bool do_resyncs(Sup *s)
 			return false;
 		s->lines[ti].done = false;
 		s->lines[ti].started = 0;
+		s->lines[ti].finished = 0;
 		s->resync[ti] = false;
 		s->copy_finished = false;
 		/* the copy needs a snapshot taken now, after the stream stopped */
