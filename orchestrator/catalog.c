@@ -577,6 +577,42 @@ static bool check_partition_by(const Config *cfg, Table *t)
 	return ok;
 }
 
+/* ---------------------------------------------------------------- privileges */
+
+/* The snapshot reads the table (FROM ONLY each leaf): the user needs SELECT on all of them.
+ * Checked before anything reads rows, so a missing grant is one message with its fix. */
+static bool check_select(PGconn *conn, Table *t, bool *ok)
+{
+	char oidbuf[16];
+	snprintf(oidbuf, sizeof oidbuf, "%u", t->oid);
+	const char *params[1] = {oidbuf};
+	PGresult *res = pg_query_params(conn,
+					t->relkind == 'p'
+						? "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n "
+						  "ON n.oid = c.relnamespace WHERE (c.oid = $1::oid OR c.oid IN (SELECT relid FROM "
+						  "pg_partition_tree($1::oid) WHERE isleaf)) AND NOT has_table_privilege(c.oid, 'SELECT') "
+						  "ORDER BY c.oid <> $1::oid, 1"
+						: "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n "
+						  "ON n.oid = c.relnamespace WHERE c.oid = $1::oid AND NOT has_table_privilege(c.oid, 'SELECT')",
+					1, params);
+	if (!res)
+		return false;
+	if (PQntuples(res) > 0) {
+		Buf list;
+		buf_init(&list);
+		for (int i = 0; i < PQntuples(res); i++)
+			buf_printf(&list, "%s%s", i ? ", " : "", PQgetvalue(res, i, 0));
+		char *user = pg_quote_ident(conn, PQuser(conn));
+		log_error("%s: no SELECT privilege on %s for %s, and the snapshot reads it with COPY. Fix: GRANT SELECT ON %s TO %s",
+			  t->display, list.data, PQuser(conn), list.data, user);
+		free(user);
+		buf_free(&list);
+		*ok = false;
+	}
+	PQclear(res);
+	return true;
+}
+
 /* ---------------------------------------------------------------- leaves and sizes */
 
 static bool load_leaves(PGconn *conn, Table *t)
@@ -740,7 +776,10 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 
 	for (int i = 0; i < cat->ntables; i++) {
 		Table *t = &cat->tables[i];
-		bool tok = check_column_names(conn, cfg, t);
+		bool tok, can_read = true; /* without SELECT the rest is still checked, but no rows are read */
+		if (!check_select(conn, t, &can_read))
+			return false;
+		tok = check_column_names(conn, cfg, t);
 		if (tok && !load_columns(conn, cfg, caps, t, &tok))
 			return false;
 		if (tok && t->ncols == 0) {
@@ -751,8 +790,9 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 			tok = decide_keys(conn, cfg, t) && check_partition_by(cfg, t);
 		if (tok && cfg->hook_on_table != LUA_NOREF)
 			tok = hooks_on_table(cfg, caps, t) && check_order(cfg, t) && check_partition_by(cfg, t);
-		if (tok && !load_leaves(conn, t))
+		if (tok && can_read && !load_leaves(conn, t))
 			return false;
+		tok = tok && can_read;
 		for (int j = 0; j < i; j++)
 			if (strcmp(cat->tables[j].target, t->target) == 0) {
 				config_error_at(cfg, t->rule ? t->rule->line : 0,
@@ -760,6 +800,7 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 						cat->tables[j].display, t->display, t->target);
 				tok = false;
 			}
+		t->refused = !tok;
 		ok = ok && tok;
 	}
 	return ok;

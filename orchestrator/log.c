@@ -16,6 +16,8 @@ static LogLevel log_level = LOG_INFO;
 static void (*hook_before)(void);
 static void (*hook_after)(void);
 static bool log_plain = true;
+static LogCaptureFn capture_fn;
+static void *capture_ctx;
 
 void log_set_role(const char *role)
 {
@@ -41,6 +43,12 @@ void log_set_hooks(void (*before)(void), void (*after)(void))
 {
 	hook_before = before;
 	hook_after = after;
+}
+
+void log_set_capture(LogCaptureFn fn, void *ctx)
+{
+	capture_fn = fn;
+	capture_ctx = ctx;
 }
 
 void log_msg(LogLevel level, const char *fmt, ...)
@@ -74,6 +82,11 @@ void log_msg(LogLevel level, const char *fmt, ...)
 	for (size_t i = (size_t)n; i < len; i++)
 		if (line[i] == '\n')
 			line[i] = ' ';
+	if (capture_fn && level >= LOG_WARN) {
+		line[len] = '\0';
+		capture_fn(capture_ctx, level, line + n);
+		return;
+	}
 	line[len++] = '\n';
 	if (hook_before)
 		hook_before();
