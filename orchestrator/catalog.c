@@ -588,12 +588,13 @@ static bool check_select(PGconn *conn, Table *t, bool *ok)
 	const char *params[1] = {oidbuf};
 	PGresult *res = pg_query_params(conn,
 					t->relkind == 'p'
-						? "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n "
-						  "ON n.oid = c.relnamespace WHERE (c.oid = $1::oid OR c.oid IN (SELECT relid FROM "
-						  "pg_partition_tree($1::oid) WHERE isleaf)) AND NOT has_table_privilege(c.oid, 'SELECT') "
-						  "ORDER BY c.oid <> $1::oid, 1"
-						: "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n "
-						  "ON n.oid = c.relnamespace WHERE c.oid = $1::oid AND NOT has_table_privilege(c.oid, 'SELECT')",
+						? "SELECT format('%I.%I', n.nspname, c.relname), quote_ident(current_user) FROM pg_class c "
+						  "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE (c.oid = $1::oid OR c.oid IN (SELECT "
+						  "relid FROM pg_partition_tree($1::oid) WHERE isleaf)) AND NOT has_table_privilege(c.oid, "
+						  "'SELECT') ORDER BY c.oid <> $1::oid, 1"
+						: "SELECT format('%I.%I', n.nspname, c.relname), quote_ident(current_user) FROM pg_class c "
+						  "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid AND NOT "
+						  "has_table_privilege(c.oid, 'SELECT')",
 					1, params);
 	if (!res)
 		return false;
@@ -602,10 +603,9 @@ static bool check_select(PGconn *conn, Table *t, bool *ok)
 		buf_init(&list);
 		for (int i = 0; i < PQntuples(res); i++)
 			buf_printf(&list, "%s%s", i ? ", " : "", PQgetvalue(res, i, 0));
-		char *user = pg_quote_ident(conn, PQuser(conn));
-		log_error("%s: no SELECT privilege on %s for %s, and the snapshot reads it with COPY. Fix: GRANT SELECT ON %s TO %s",
-			  t->display, list.data, PQuser(conn), list.data, user);
-		free(user);
+		log_error("%s cannot SELECT from %s%s (the snapshot reads it with COPY). Fix: GRANT SELECT ON %s TO %s",
+			  PQgetvalue(res, 0, 1), t->display, t->relkind == 'p' ? " or its partitions" : "", list.data,
+			  PQgetvalue(res, 0, 1));
 		buf_free(&list);
 		*ok = false;
 	}
@@ -762,6 +762,7 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 		t->relkind = cands[i].relkind;
 		t->replident = cands[i].replident;
 		t->rule = rule;
+		t->refused = true; /* until its checks pass */
 		t->target = rule->target ? xstrdup(rule->target) : default_target(t->schema, t->name);
 		t->partition_by = rule->partition_by ? xstrdup(rule->partition_by) : NULL;
 	}

@@ -74,7 +74,7 @@ typedef struct Table {
 	char **after;           /* statements from hooks, run after CREATE TABLE */
 	int nafter;
 	bool has_generated;
-	bool refused;           /* a problem was reported for it (catalog_discover returned false) */
+	bool refused;           /* not usable: a problem was reported, or discovery stopped first */
 } Table;
 
 typedef struct Catalog {

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pg.h"
 #include "plan.h"
+#include "preflight.h"
 #include "progress.h"
 #include "slot.h"
 #include "state.h"
@@ -50,7 +51,7 @@ static int session_open(Session *s, const char *config, bool discover)
 	if (!s->cfg)
 		return 2;
 	s->pg = pg_connect(s->cfg, PG_CONN_NORMAL, "cli");
-	if (!s->pg)
+	if (!s->pg || !preflight_refuse_pooler(s->cfg, s->pg))
 		return 1;
 	if (!ch_open(&s->ch, &s->cfg->dest))
 		return 1;
@@ -81,17 +82,14 @@ int cli_plan(const char *config, const CliOptions *o)
 	return rc;
 }
 
-static int not_yet(const char *what)
-{
-	log_error("pgch %s is not available in this build yet", what);
-	return 1;
-}
-
 int cli_check(const char *config, const CliOptions *o)
 {
-	(void)config;
-	(void)o;
-	return not_yet("check");
+	Config *cfg = config_load(config);
+	if (!cfg)
+		return 2;
+	int rc = preflight_check(cfg, o->json);
+	config_free(cfg);
+	return rc;
 }
 
 int cli_snapshot(const char *config, const CliOptions *o)

@@ -16,8 +16,7 @@ static LogLevel log_level = LOG_INFO;
 static void (*hook_before)(void);
 static void (*hook_after)(void);
 static bool log_plain = true;
-static LogCaptureFn capture_fn;
-static void *capture_ctx;
+static LogCapture capture;
 
 void log_set_role(const char *role)
 {
@@ -45,10 +44,11 @@ void log_set_hooks(void (*before)(void), void (*after)(void))
 	hook_after = after;
 }
 
-void log_set_capture(LogCaptureFn fn, void *ctx)
+LogCapture log_capture(LogCapture next)
 {
-	capture_fn = fn;
-	capture_ctx = ctx;
+	LogCapture prev = capture;
+	capture = next;
+	return prev;
 }
 
 void log_msg(LogLevel level, const char *fmt, ...)
@@ -82,9 +82,9 @@ void log_msg(LogLevel level, const char *fmt, ...)
 	for (size_t i = (size_t)n; i < len; i++)
 		if (line[i] == '\n')
 			line[i] = ' ';
-	if (capture_fn && level >= LOG_WARN) {
+	if (capture.fn && level >= LOG_WARN) {
 		line[len] = '\0';
-		capture_fn(capture_ctx, level, line + n);
+		capture.fn(capture.ctx, level, line + n);
 		return;
 	}
 	line[len++] = '\n';

@@ -25,10 +25,14 @@ void log_set_hooks(void (*before)(void), void (*after)(void));
 /*
  * Hand warnings and errors to fn (the bare message, one line, no prefix) instead of writing
  * them: `pgch check` turns what the modules it calls would have logged into findings, so
- * every problem is still described once, by the code that found it. NULL: write them again.
+ * every problem is still described once, by the code that found it. {NULL, NULL} writes
+ * them again. Returns the capture it replaces, for the caller to restore.
  */
-typedef void (*LogCaptureFn)(void *ctx, LogLevel level, const char *msg);
-void log_set_capture(LogCaptureFn fn, void *ctx);
+typedef struct LogCapture {
+	void (*fn)(void *ctx, LogLevel level, const char *msg);
+	void *ctx;
+} LogCapture;
+LogCapture log_capture(LogCapture next);
 
 void log_msg(LogLevel level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

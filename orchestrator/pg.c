@@ -86,9 +86,18 @@ PGconn *pg_connect(const Config *cfg, PgConnKind kind, const char *role)
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
 		char where[256];
 		pg_describe(cfg, where, sizeof where);
-		log_error("cannot connect to PostgreSQL at %s%s: %s", where,
-			  kind == PG_CONN_REPLICATION ? " (replication connection)" : "",
-			  conn ? PQerrorMessage(conn) : "out of memory");
+		const char *err = conn ? PQerrorMessage(conn) : "out of memory";
+		/* PgBouncer's wording; PostgreSQL says "unrecognized configuration parameter" */
+		bool pooler = strstr(err, "unsupported startup parameter") != NULL;
+		int errlen = (int)strlen(err);
+		while (errlen > 0 && (err[errlen - 1] == '\n' || err[errlen - 1] == ' '))
+			errlen--;
+		log_error("cannot connect to PostgreSQL at %s%s: %.*s%s", where,
+			  kind == PG_CONN_REPLICATION ? " (replication connection)" : "", errlen, err,
+			  pooler ? " -- that answer comes from a connection pooler (PgBouncer), not PostgreSQL; pgch needs "
+				   "the replication protocol and its own session settings. Fix: connect directly to "
+				   "PostgreSQL (source.host and source.port of the database server, usually port 5432)"
+				 : "");
 		PQfinish(conn);
 		return NULL;
 	}
