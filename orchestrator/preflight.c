@@ -725,6 +725,18 @@ static void check_tables(Check *c)
 		add(&c->out, "select", CHECK_OK, NULL, "%s can SELECT from the %d selected table%s%s", PQuser(c->pg),
 		    c->cat.ntables, c->cat.ntables == 1 ? "" : "s", partitioned ? " and their partitions" : "");
 	}
+	Buf parts;
+	buf_init(&parts);
+	for (int i = 0; i < c->cat.ntables; i++)
+		if (!c->cat.tables[i].refused && c->cat.tables[i].relkind == 'p')
+			buf_printf(&parts, "%s%s", parts.len ? ", " : "", c->cat.tables[i].display);
+	if (parts.len) /* DESIGN.md §3 */
+		add(&c->out, "partitioned tables", CHECK_WARN,
+		    "truncate the whole table, or after truncating one partition run pgch resync --table for it",
+		    "with publish_via_partition_root, PostgreSQL does not send a TRUNCATE of a single partition of %s, so "
+		    "ClickHouse keeps those rows",
+		    parts.data);
+	buf_free(&parts);
 	if (usable > 0) {
 		Buf names;
 		buf_init(&names);

@@ -93,6 +93,21 @@ got=$(printf '%s' "$json" | perl -MJSON::PP -e '
 	print join(",", $j->{ok} ? "ok" : "notok", $f ? ($f->{status}, $f->{fix} =~ /REPLICA IDENTITY FULL/ ? "fix" : "nofix") : "missing")')
 is "$got" "notok,FAIL,fix" "--json: ok false, the table's finding is FAIL with its fix"
 
+# ---------------------------------------------------------------- a partitioned table: a WARN, not a FAIL
+pg -c "CREATE TABLE readings (id int, day date, PRIMARY KEY (id, day)) PARTITION BY RANGE (day)" \
+   -c "CREATE TABLE readings_2024 PARTITION OF readings FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"
+write_config "$WORK/parts.lua" 'tables = { "public.readings" }'
+out=$("$PGCH" check "$WORK/parts.lua" 2>&1)
+ok $? "check with a partitioned table exits 0"
+like "$out" 'WARN  with publish_via_partition_root, PostgreSQL does not send a TRUNCATE of a single partition of public.readings' "it warns that a partition's TRUNCATE is not sent"
+like "$(fix_after "$out" 'TRUNCATE of a single partition')" 'pgch resync --table' "with what to do about it"
+like "$out" 'OK    [a-z]+ can SELECT from the 1 selected table and their partitions' "SELECT is checked on the partitions too"
+pg -c "GRANT SELECT ON readings TO $ROLE"
+sed "s/user = \"[^\"]*\"/user = \"$ROLE\"/" "$WORK/parts.lua" >"$WORK/parts_role.lua"
+out=$("$PGCH" check "$WORK/parts_role.lua" 2>&1)
+like "$out" "FAIL  $ROLE cannot SELECT from public.readings or its partitions" "SELECT on the parent alone is not enough (the snapshot reads the leaves)"
+like "$(fix_after "$out" "cannot SELECT from public.readings")" "^GRANT SELECT ON public.readings_2024 TO $ROLE$" "its fix grants the leaf"
+
 # ---------------------------------------------------------------- wal_level = replica on a second server
 port2=$("$ROOT/scripts/pg.sh" start "$PG2" 'wal_level = replica') || bail "cannot start a second PostgreSQL"
 psql -X -q -h 127.0.0.1 -p "$port2" -U postgres -d postgres -c "CREATE TABLE t (id int PRIMARY KEY)"
