@@ -558,6 +558,27 @@ static bool check_pg_connect(Check *c)
 	return true;
 }
 
+/* Without a connection a pooler's documented endpoint is still worth naming. */
+static void check_endpoint_offline(Check *c)
+{
+	const char *host = getenv("PGHOST"), *port = getenv("PGPORT"), *fix;
+	for (int i = 0; i < c->cfg->source.n_params; i++) {
+		if (strcmp(c->cfg->source.params[i].key, "host") == 0)
+			host = c->cfg->source.params[i].val;
+		if (strcmp(c->cfg->source.params[i].key, "port") == 0)
+			port = c->cfg->source.params[i].val;
+	}
+	for (int i = 0; i < c->out.n; i++)
+		if (strcmp(c->out.items[i].name, "pooler") == 0)
+			return; /* the connection error already said so */
+	const char *what = preflight_pooler_endpoint(host, port ? atoi(port) : 5432, &fix);
+	if (what) {
+		char where[512];
+		pg_describe(c->cfg, where, sizeof where);
+		add(&c->out, "pooler", CHECK_FAIL, fix, "%s is an endpoint of %s; %s", where, what, pooler_why);
+	}
+}
+
 static void check_path(Check *c)
 {
 	PathInfo p;
@@ -701,11 +722,14 @@ static void check_tables(Check *c)
 	bool privileges = true;
 	for (int i = 0; i < c->cap.n; i++) {
 		char name[300] = "tables", *detail, *fix;
-		for (int t = 0; t < c->cat.ntables; t++)
-			if (strstr(c->cap.msg[i], c->cat.tables[t].display)) {
-				snprintf(name, sizeof name, "table %s", c->cat.tables[t].display);
-				break;
+		size_t best = 0; /* the longest name it contains: public.ab, not public.a */
+		for (int t = 0; t < c->cat.ntables; t++) {
+			const char *d = c->cat.tables[t].display;
+			if (strlen(d) > best && strstr(c->cap.msg[i], d)) {
+				snprintf(name, sizeof name, "table %s", d);
+				best = strlen(d);
 			}
+		}
 		privileges = privileges && !strstr(c->cap.msg[i], "GRANT SELECT");
 		preflight_split_fix(c->cap.msg[i], c->cfg->path, &detail, &fix);
 		add(&c->out, name, c->cap.level[i] >= LOG_ERROR ? CHECK_FAIL : CHECK_WARN,
@@ -717,19 +741,17 @@ static void check_tables(Check *c)
 	int usable = usable_tables(&c->cat);
 	if (c->cat.ntables == 0)
 		return;
-	if (privileges)
-	{
-		bool partitioned = false;
-		for (int i = 0; i < c->cat.ntables; i++)
-			partitioned = partitioned || c->cat.tables[i].relkind == 'p';
-		add(&c->out, "select", CHECK_OK, NULL, "%s can SELECT from the %d selected table%s%s", PQuser(c->pg),
-		    c->cat.ntables, c->cat.ntables == 1 ? "" : "s", partitioned ? " and their partitions" : "");
-	}
+	bool partitioned = false;
 	Buf parts;
 	buf_init(&parts);
-	for (int i = 0; i < c->cat.ntables; i++)
+	for (int i = 0; i < c->cat.ntables; i++) {
+		partitioned = partitioned || c->cat.tables[i].relkind == 'p';
 		if (!c->cat.tables[i].refused && c->cat.tables[i].relkind == 'p')
 			buf_printf(&parts, "%s%s", parts.len ? ", " : "", c->cat.tables[i].display);
+	}
+	if (privileges)
+		add(&c->out, "select", CHECK_OK, NULL, "%s can SELECT from the %d selected table%s%s", PQuser(c->pg),
+		    c->cat.ntables, c->cat.ntables == 1 ? "" : "s", partitioned ? " and their partitions" : "");
 	if (parts.len) /* DESIGN.md §3 */
 		add(&c->out, "partitioned tables", CHECK_WARN,
 		    "truncate the whole table, or after truncating one partition run pgch resync --table for it",
@@ -1370,20 +1392,7 @@ int preflight_check(const Config *cfg, bool json)
 		else
 			add_captured(&c.out, &c.cap, cfg, "slot", "see the finding");
 	} else {
-		/* no connection, but a pooler's name is still worth saying */
-		char where[512];
-		pg_describe(cfg, where, sizeof where);
-		const char *host = NULL, *port = NULL, *fix;
-		for (int i = 0; i < cfg->source.n_params; i++) {
-			if (strcmp(cfg->source.params[i].key, "host") == 0)
-				host = cfg->source.params[i].val;
-			if (strcmp(cfg->source.params[i].key, "port") == 0)
-				port = cfg->source.params[i].val;
-		}
-		const char *what = preflight_pooler_endpoint(host ? host : getenv("PGHOST"),
-							     port ? atoi(port) : getenv("PGPORT") ? atoi(getenv("PGPORT")) : 5432, &fix);
-		if (what)
-			add(&c.out, "pooler", CHECK_FAIL, fix, "%s is %s; %s", where, what, pooler_why);
+		check_endpoint_offline(&c);
 	}
 	check_ch_report_connect(&c, &probe);
 	if (c.ch_ok)
