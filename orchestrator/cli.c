@@ -20,6 +20,7 @@
 #include "slot.h"
 #include "state.h"
 #include "supervisor.h"
+#include "verify.h"
 
 /* What every command starts from: config, source connection, probed destination, catalog. */
 typedef struct Session {
@@ -325,4 +326,78 @@ int cli_drop(const char *config, const CliOptions *o)
 out:
 	session_close(&s);
 	return rc;
+}
+
+int cli_verify(const char *config, const CliOptions *o)
+{
+	Session s;
+	int rc = session_open(&s, config, true);
+	if (rc == 0)
+		rc = verify_run(s.cfg, s.pg, &s.ch, &s.cat, o->json);
+	session_close(&s);
+	return rc;
+}
+
+/* Write one control request for a running (or the next) `pgch run` to pick up. */
+static int request(Session *s, const char *table, const char *target, int part, const char *status, const char *info)
+{
+	StateRow r;
+	memset(&r, 0, sizeof r);
+	r.table = (char *)table;
+	r.target = (char *)target;
+	r.part = part;
+	r.status = (char *)status;
+	r.info = (char *)info;
+	return state_ensure(&s->ch, s->cfg) && state_write(&s->ch, s->cfg, &r, 1) ? 0 : 1;
+}
+
+int cli_resync(const char *config, const CliOptions *o)
+{
+	if (!o->table) {
+		log_error("resync needs the table to copy again: pgch resync CONFIG --table schema.table");
+		return 2;
+	}
+	Session s;
+	int rc = session_open(&s, config, true);
+	if (rc == 0) {
+		Table *t = catalog_find(&s.cat, o->table);
+		if (!t) {
+			log_error("%s is not one of the tables this config selects", o->table);
+			rc = 2;
+		} else {
+			rc = request(&s, t->display, t->target, -1, "resync_requested", "requested by pgch resync");
+			if (rc == 0)
+				log_info("%s will be copied again by pgch run (within a few seconds if it is running, else when "
+					 "it starts)",
+					 t->display);
+		}
+	}
+	session_close(&s);
+	return rc;
+}
+
+static int pause_or_resume(const char *config, bool pause)
+{
+	Session s;
+	int rc = session_open(&s, config, false);
+	if (rc == 0) {
+		rc = request(&s, "", "", -2, pause ? "paused" : "running", pause ? "pgch pause" : "pgch resume");
+		if (rc == 0)
+			log_info("%s: pgch run %s (the slot keeps its position)", s.cfg->pipe.name,
+				 pause ? "stops consuming changes within a few seconds" : "consumes changes again");
+	}
+	session_close(&s);
+	return rc;
+}
+
+int cli_pause(const char *config, const CliOptions *o)
+{
+	(void)o;
+	return pause_or_resume(config, true);
+}
+
+int cli_resume(const char *config, const CliOptions *o)
+{
+	(void)o;
+	return pause_or_resume(config, false);
 }

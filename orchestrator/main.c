@@ -23,6 +23,9 @@ static const char usage_text[] =
 	"  snapshot CONFIG   copy the selected tables once and exit (a batch migration); resumable\n"
 	"  run      CONFIG   snapshot what is not copied yet, then stream changes until stopped\n"
 	"  status   CONFIG   per-table progress, rows, last sync and replication slot lag\n"
+	"  verify   CONFIG   compare source and destination table by table (counts, key sums)\n"
+	"  resync   CONFIG --table T   copy one table again while the pipe runs\n"
+	"  pause | resume CONFIG       stop / restart consuming changes; the slot keeps its position\n"
 	"  drop     CONFIG   remove the replication slot and publication (--tables: the tables too)\n"
 	"\n"
 	"Options:\n"
@@ -30,6 +33,7 @@ static const char usage_text[] =
 	"  --keep-slot     snapshot: keep the replication slot so `pgch run` continues from it\n"
 	"  --restart       snapshot/run: forget recorded progress and copy everything again\n"
 	"  --tables        drop: also drop the ClickHouse tables\n"
+	"  --table T       resync: the table to copy again (schema.table or its ClickHouse name)\n"
 	"  -v, --verbose   more log lines (repeat for debug)\n"
 	"  -q, --quiet     warnings and errors only\n"
 	"  -h, --help      this help;  --version  the version\n"
@@ -94,6 +98,8 @@ int main(int argc, char **argv)
 	} commands[] = {
 		{"check", cli_check},	{"plan", cli_plan}, {"snapshot", cli_snapshot},
 		{"run", cli_run},	{"status", cli_status}, {"drop", cli_drop},
+		{"verify", cli_verify}, {"resync", cli_resync}, {"pause", cli_pause},
+		{"resume", cli_resume},
 	};
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(cmd, commands[i].name) != 0)

@@ -66,6 +66,8 @@ typedef struct Sup {
 	bool *resync;          /* per table: copy again once the stream has stopped */
 	bool stream_stopping;  /* asked the stream worker to stop for a resync */
 	int64_t *unrep;        /* per table: values written as NULL or clamped */
+	bool paused;           /* pgch pause: no stream worker until pgch resume */
+	double last_control;   /* when requests in _pgch_state were last read */
 } Sup;
 
 /* ---------------------------------------------------------------- signals and forking */
@@ -736,17 +738,51 @@ static void copy_complete(Sup *s)
 	log_info("every table is copied; streaming changes (stop with SIGTERM or Ctrl-C)");
 }
 
+/* Requests left in _pgch_state by pgch pause / resume / resync. */
+static void read_requests(Sup *s, const State *st)
+{
+	const StateRow *ctl = state_find(st, "", -2);
+	bool paused = ctl && strcmp(ctl->status, "paused") == 0;
+	if (paused != s->paused) {
+		s->paused = paused;
+		log_info(paused ? "paused by pgch pause: the stream worker stops; the slot keeps its position"
+				: "resumed by pgch resume");
+		if (paused && s->stream_pid > 0 && !s->stream_stopping) {
+			kill(s->stream_pid, SIGTERM);
+			s->stream_stopping = true;
+		}
+	}
+	for (int ti = 0; ti < s->cat->ntables; ti++) {
+		const StateRow *r = state_find(st, s->cat->tables[ti].display, -1);
+		if (r && strcmp(r->status, "resync_requested") == 0)
+			request_resync(s, ti, "requested by pgch resync");
+	}
+}
+
+static void poll_requests(Sup *s, double now)
+{
+	if (now - s->last_control < 5)
+		return;
+	s->last_control = now;
+	State st;
+	if (state_load(s->ch, s->cfg, &st)) {
+		read_requests(s, &st);
+		state_free(&st);
+	}
+}
+
 /* pgch run: the stream worker's part of the loop. */
 static void manage_stream(Sup *s, double now)
 {
 	if (s->stopping)
 		return;
+	poll_requests(s, now);
 	if (any_resync(s)) {
 		if (s->stream_pid == 0 && !do_resyncs(s))
 			s->failed = true;
 		return;
 	}
-	if (s->stream_pid == 0 && now >= s->stream_restart_at && !launch_stream(s))
+	if (s->stream_pid == 0 && !s->paused && now >= s->stream_restart_at && !launch_stream(s))
 		s->failed = true;
 	if (!s->copy_finished && all_done(s) && s->nworkers == 0)
 		copy_complete(s);
@@ -1002,6 +1038,10 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 
 	if (!slot_ensure_publication(pg, cfg, cat) || !prepare_slot(s, prior))
 		goto out;
+	if (run_mode) {
+		read_requests(s, &st);
+		s->last_control = progress_now();
+	}
 	for (int i = 0; i < s->plan.nparts; i++)
 		if (s->plan.parts[i].status == PART_DONE && s->plan.parts[i].snapshot_lsn > s->max_lsn)
 			s->max_lsn = s->plan.parts[i].snapshot_lsn;

@@ -60,7 +60,7 @@ static bool ch_aggregates(ChConn *ch, const Config *cfg, const Table *t, Buf *ou
 	Buf sql, ans;
 	buf_init(&sql);
 	buf_init(&ans);
-	buf_puts(&sql, "SELECT concat(toString(count())");
+	buf_puts(&sql, "SELECT concat(toString(count()), ''"); /* concat needs two arguments on old servers */
 	for (int k = 0; k < t->nkey; k++) {
 		const Column *c = &t->cols[t->key[k]];
 		if (!int_key(c))
