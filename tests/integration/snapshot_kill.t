@@ -64,17 +64,8 @@ for _ in $(seq 1 600); do
 done
 ok $((!(${#killed} > 0))) "a worker was killed mid-partition (pid ${killed:-none}, $written rows stored so far, range from page ${range_start:-?})"
 
-# wait for the run to end (bounded)
-st=timeout
-for _ in $(seq 1 600); do
-	if ! kill -0 "$sup" 2>/dev/null; then
-		wait "$sup"
-		st=$?
-		break
-	fi
-	sleep 0.1
-done
-[ "$st" = timeout ] && { kill -TERM "$sup"; wait "$sup"; }
+wait_pid "$sup" 120
+st=$WAIT_STATUS
 log=$(cat "$WORK/run.log")
 is "$st" 0 "the run ends with exit 0"
 [ "$st" = 0 ] || diag "$log"
