@@ -412,15 +412,17 @@ static bool decide_keys(PGconn *conn, const Config *cfg, Table *t)
 			       : t->replident == 'i' ? "has REPLICA IDENTITY USING INDEX on an index that no longer exists"
 						     : "has no primary key";
 		if (npk > 0) /* it has a primary key: identity DEFAULT is the fix */
-			log_error("%s %s: publishing it would make its UPDATEs and DELETEs fail on the source. Fix: "
-				  "ALTER TABLE %s REPLICA IDENTITY DEFAULT (its primary key becomes the identity), or "
-				  "exclude it",
-				  t->display, why, t->qualified);
+			config_error_at(cfg, r ? r->line : 0,
+					"%s %s: publishing it would make its UPDATEs and DELETEs fail on the source. Fix: "
+					"ALTER TABLE %s REPLICA IDENTITY DEFAULT (its primary key becomes the identity), or "
+					"exclude it",
+					t->display, why, t->qualified);
 		else
-			log_error("%s %s: publishing it would make its UPDATEs and DELETEs fail on the source. Fix: add a "
-				  "primary key (ALTER TABLE %s ADD PRIMARY KEY (...)), or ALTER TABLE %s REPLICA IDENTITY "
-				  "FULL and set order_by for it in the config, or exclude it",
-				  t->display, why, t->qualified, t->qualified);
+			config_error_at(cfg, r ? r->line : 0,
+					"%s %s: publishing it would make its UPDATEs and DELETEs fail on the source. Fix: add "
+					"a primary key (ALTER TABLE %s ADD PRIMARY KEY (...)), or ALTER TABLE %s REPLICA "
+					"IDENTITY FULL and set order_by for it in the config, or exclude it",
+					t->display, why, t->qualified, t->qualified);
 		ok = false;
 		goto out;
 	}
