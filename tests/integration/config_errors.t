@@ -36,7 +36,7 @@ bad() {
 		fi
 		cp "$WORK/err" "$WORK/err.$cmd"
 	done
-	is "$(ch "SELECT count() FROM system.databases WHERE name = '$CHDB'") $(pg -c "SELECT count(*) FROM pg_publication") $(pg -c "SELECT count(*) FROM pg_replication_slots WHERE database = '$DB'")" \
+	is "$(ch "SELECT count() FROM system.databases WHERE name = '$CHDB'") $(pg -F ' ' -c "SELECT (SELECT count(*) FROM pg_publication), (SELECT count(*) FROM pg_replication_slots WHERE database = '$DB')")" \
 		"0 0 0" "$desc: nothing created (ClickHouse database, publication, slot)"
 }
 cfg() { write_config "$CFG" "$@"; } # lines 1-2 are source and destination; yours start at 3

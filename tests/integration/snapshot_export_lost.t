@@ -73,7 +73,9 @@ is "$(pg -c "SELECT count(*) FILTER (WHERE v = 'updated') > 0 AND count(*) FILTE
 	"set-up: PostgreSQL has the updated and the late rows"
 T_TODO=$CATCHUP_TODO is "$(ch "SELECT count() FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0")" "$want" "row count equals PostgreSQL's ($want)"
 T_TODO=$CATCHUP_TODO is "$(ch "SELECT sum(id) FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0")" "$(pg -c "SELECT sum(id) FROM big")" "sum of ids equals PostgreSQL's"
-T_TODO=$CATCHUP_TODO same_rows "SELECT v, count(*), sum(n), sum(id) FROM big WHERE v IN ('updated', 'late', 'inserted') GROUP BY v ORDER BY v" \
+# (rows updated while a snapshot holds back the xmin horizon move to new pages, which are read
+# under the new snapshot: these pass without catch-up)
+same_rows "SELECT v, count(*), sum(n), sum(id) FROM big WHERE v IN ('updated', 'late', 'inserted') GROUP BY v ORDER BY v" \
 	"SELECT v, count(), sum(n), sum(id) FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0 AND v IN ('updated', 'late', 'inserted') GROUP BY v ORDER BY v" \
 	"updated, inserted and late rows equal PostgreSQL's"
 T_TODO=$CATCHUP_TODO is "$(ch "SELECT count() FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0 AND (id % 100 = 7 OR id % 1000 = 11)")" 0 "deleted rows are gone"

@@ -11,12 +11,12 @@
 fresh_dbs
 pg <<'SQL'
 CREATE TABLE big (id bigint NOT NULL, v text, n numeric(12,2), f float8);
-INSERT INTO big SELECT g, repeat(md5(g::text), 4), g / 7.0, g * 1.5 FROM generate_series(1, 800000) g;
+INSERT INTO big SELECT g, repeat(md5(g::text), 4), g / 7.0, g * 1.5 FROM generate_series(1, 600000) g;
 ALTER TABLE big ADD PRIMARY KEY (id);
 ANALYZE big;
 SQL
 write_config "$WORK/k.lua" \
-	'pipe = { snapshot = { workers = 2, rows_per_partition = 100000 } }' \
+	'pipe = { snapshot = { workers = 2, rows_per_partition = 75000 } }' \
 	'tables = { "public.big" }'
 CH_PORT_=${CH_URL##*:}
 CH_PORT_=${CH_PORT_%%/*}
@@ -73,15 +73,12 @@ is "$st" 0 "the run ends with exit 0"
 part=$(ch "SELECT part FROM $CHDB._pgch_state FINAL WHERE source_table = 'public.big' AND part >= 0 AND range_start = ${range_start:-999999}")
 like "$log" "public\\.big partition ${part:-X} was killed by signal 9; retrying" "the supervisor saw partition ${part:-?} killed and retried it"
 like "$log" "public\\.big partition ${part:-X} \\([0-9]+/8\\): " "partition ${part:-?} was then copied"
-like "$log" "snapshot complete: 1 table, 800,000 rows" "the summary counts every row once"
+like "$log" "snapshot complete: 1 table, 600,000 rows" "the summary counts every row once"
 
-want_count=$(pg -c "SELECT count(*) FROM big")
-want_sum=$(pg -c "SELECT sum(id) FROM big")
-is "$want_count" 800000 "set-up: 800000 rows in PostgreSQL"
-is "$(ch "SELECT count() FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0")" "$want_count" "row count equals PostgreSQL's"
-is "$(ch "SELECT sum(id) FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0")" "$want_sum" "sum of ids equals PostgreSQL's"
-same_rows "SELECT sum(n), sum(f), sum(length(v)), count(DISTINCT v) FROM big" \
-	"SELECT sum(n), sum(f), sum(length(v)), uniqExact(v) FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0" "column sums equal PostgreSQL's"
+is "$(pg -c "SELECT count(*) FROM big")" 600000 "set-up: 600000 rows in PostgreSQL"
+same_rows "SELECT count(*), sum(id), sum(n), sum(f), sum(length(v)) FROM big" \
+	"SELECT count(), sum(id), sum(n), sum(f), sum(length(v)) FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0" \
+	"row count, sum of ids and column sums equal PostgreSQL's"
 same_rows "SELECT id, v, n, f FROM big WHERE id % 4999 = 7 ORDER BY id" \
 	"SELECT id, v, n, f FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0 AND id % 4999 = 7 ORDER BY id" "a sample of rows equals PostgreSQL's"
 diag "rows stored before deduplication: $(ch "SELECT count() FROM $CHDB.big")"
