@@ -14,7 +14,8 @@ WORK=$(mktemp -d "/tmp/pgch-test-${T_NAME}.XXXXXX")
 chmod 755 "$WORK"
 T_N=0
 T_FAIL=0
-trap 'rm -rf "$WORK"' EXIT
+T_PIDS=() # background processes to stop if the test ends early (stopped ones are continued)
+trap 'for p in "${T_PIDS[@]}"; do kill -CONT "$p"; kill -TERM "$p"; done 2>/dev/null; rm -rf "$WORK"' EXIT
 
 ok() { # ok STATUS DESCRIPTION — STATUS 0 is a pass; with T_TODO=REASON set, a TAP TODO
 	local st=$1 todo=${T_TODO:+ # TODO $T_TODO}

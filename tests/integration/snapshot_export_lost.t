@@ -25,6 +25,7 @@ exporter() { pg -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'p
 
 "$PGCH" snapshot "$WORK/e.lua" 2>"$WORK/run.log" &
 sup=$!
+T_PIDS+=("$sup")
 poll_until 60 one_done
 ok $? "the snapshot is under way (a partition is done)"
 # Freeze the supervisor so that it starts no partition until the snapshot is gone (its
@@ -40,6 +41,7 @@ pg -c "BEGIN" -c "UPDATE big SET v = 'late', n = -2 WHERE id % 1000 = 9" -c "DEL
 	-c "INSERT INTO big SELECT g, 'late', 2 FROM generate_series(401001, 401500) g" -c "SELECT pg_sleep(1.5)" -c "COMMIT" \
 	>/dev/null 2>"$WORK/late.err" &
 late=$!
+T_PIDS+=("$late")
 poll_until 10 eval '[ "$(pg -c "SELECT count(*) FROM pg_stat_activity WHERE query = '"'SELECT pg_sleep(1.5)'"'")" = 1 ]'
 ok $? "the concurrent transaction is open"
 

@@ -28,6 +28,7 @@ two_done() { [ "$(done_count)" -ge 2 ] 2>/dev/null; }
 # ---- first run, interrupted once two partitions are done
 "$PGCH" snapshot "$WORK/r.lua" 2>"$WORK/run1.log" &
 sup=$!
+T_PIDS+=("$sup")
 poll_until 60 two_done
 kill -TERM "$sup"
 wait_pid "$sup" 60
