@@ -25,6 +25,7 @@
 typedef struct Candidate {
 	uint32_t oid;
 	char *schema, *name, *display;
+	char *root; /* for a partition: its partitioned root table, "schema.name" */
 	char relkind, replident;
 	bool is_partition;
 } Candidate;
@@ -60,6 +61,8 @@ static const char *closest_table(Candidate *cands, int n, const char *name)
 	const char *best = NULL;
 	int bestd = 4;
 	for (int i = 0; i < n; i++) {
+		if (cands[i].is_partition)
+			continue; /* never suggest what would be refused */
 		int d = config_edit_distance(name, cands[i].display);
 		if (d < bestd) {
 			bestd = d;
@@ -434,10 +437,18 @@ static bool decide_keys(PGconn *conn, const Config *cfg, Table *t)
 		const char *why = t->replident == 'n' ? "has REPLICA IDENTITY NOTHING"
 			       : t->replident == 'i' ? "has REPLICA IDENTITY USING INDEX on an index that no longer exists"
 						     : "has no primary key";
-		log_error("%s %s: publishing it would make its UPDATEs and DELETEs fail on the source. Fix: add a "
-			  "primary key (ALTER TABLE %s ADD PRIMARY KEY (...)), or ALTER TABLE %s REPLICA IDENTITY FULL "
-			  "and set order_by for it in the config, or exclude it",
-			  t->display, why, t->qualified, t->qualified);
+		if (npk > 0) /* it has a primary key: identity DEFAULT is the fix */
+			config_error_at(cfg, r ? r->line : 0,
+					"%s %s: publishing it would make its UPDATEs and DELETEs fail on the source. Fix: "
+					"ALTER TABLE %s REPLICA IDENTITY DEFAULT (its primary key becomes the identity), or "
+					"exclude it",
+					t->display, why, t->qualified);
+		else
+			config_error_at(cfg, r ? r->line : 0,
+					"%s %s: publishing it would make its UPDATEs and DELETEs fail on the source. Fix: add "
+					"a primary key (ALTER TABLE %s ADD PRIMARY KEY (...)), or ALTER TABLE %s REPLICA "
+					"IDENTITY FULL and set order_by for it in the config, or exclude it",
+					t->display, why, t->qualified, t->qualified);
 		ok = false;
 		goto out;
 	}
@@ -690,7 +701,9 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 	cat->server_version = PQserverVersion(conn);
 	cat->dbname = xstrdup(PQdb(conn));
 	PGresult *res = pg_query(conn,
-				 "SELECT c.oid, n.nspname, c.relname, c.relkind, c.relreplident, c.relispartition "
+				 "SELECT c.oid, n.nspname, c.relname, c.relkind, c.relreplident, c.relispartition, "
+				 "(SELECT rn.nspname || '.' || r.relname FROM pg_class r JOIN pg_namespace rn "
+				 "ON rn.oid = r.relnamespace WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)) "
 				 "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 				 "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
 				 "AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp' "
@@ -708,6 +721,7 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 		c->relkind = PQgetvalue(res, i, 3)[0];
 		c->replident = PQgetvalue(res, i, 4)[0];
 		c->is_partition = PQgetvalue(res, i, 5)[0] == 't';
+		c->root = xstrdup(PQgetvalue(res, i, 6));
 	}
 	PQclear(res);
 
@@ -716,22 +730,32 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 	for (int r = 0; r < cfg->n_rules; r++) {
 		TableRule *rule = &cfg->rules[r];
 		rule->matches = 0;
+		const Candidate *leaf = NULL;
 		for (int i = 0; i < n; i++) {
 			if (!rule_matches(rule, cands[i].display))
 				continue;
 			if (cands[i].is_partition) {
 				if (!rule->wildcard && !rule->excluded) {
 					config_error_at(cfg, rule->line,
-							"%s is a partition of a partitioned table: select the partitioned table; its "
+							"%s is a partition of partitioned table %s: select %s instead; its "
 							"partitions are copied with it",
-							rule->pattern);
+							rule->pattern, cands[i].root, cands[i].root);
 					ok = false;
 				}
+				if (!leaf)
+					leaf = &cands[i];
 				continue;
 			}
 			rule->matches++;
 		}
-		if (rule->matches == 0 && ok) {
+		if (rule->matches == 0 && leaf && !rule->excluded && ok) {
+			/* patterns select root tables: one that only names partitions selects nothing */
+			config_error_at(cfg, rule->line,
+					"\"%s\" matches only partitions of partitioned tables (such as %s, a partition of %s): "
+					"select %s instead; its partitions are copied with it",
+					rule->pattern, leaf->display, leaf->root, leaf->root);
+			ok = false;
+		} else if (rule->matches == 0 && ok) {
 			const char *hint = closest_table(cands, n, rule->pattern);
 			if (rule->excluded) {
 				log_warn("%s:%d: tables.exclude \"%s\" matches no table", cfg->path, rule->line, rule->pattern);
@@ -770,6 +794,7 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 		free(cands[i].schema);
 		free(cands[i].name);
 		free(cands[i].display);
+		free(cands[i].root);
 	}
 	free(cands);
 	if (!ok)
