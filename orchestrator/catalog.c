@@ -757,7 +757,11 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 			ok = false;
 		} else if (rule->matches == 0 && ok) {
 			const char *hint = closest_table(cands, n, rule->pattern);
-			if (rule->excluded) {
+			if (rule->excluded && leaf) {
+				log_warn("%s:%d: tables.exclude \"%s\" names partitions (such as %s of %s): a partitioned table is "
+					 "copied whole; exclude %s, or leave this out",
+					 cfg->path, rule->line, rule->pattern, leaf->display, leaf->root, leaf->root);
+			} else if (rule->excluded) {
 				log_warn("%s:%d: tables.exclude \"%s\" matches no table", cfg->path, rule->line, rule->pattern);
 			} else {
 				config_error_at(cfg, rule->line, "\"%s\" matches no table in database %s%s%s%s", rule->pattern,

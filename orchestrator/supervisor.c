@@ -139,7 +139,11 @@ static void child_setup(Sup *s, const char *role)
 	close(sigchld_rd);
 	close(sigchld_wr);
 	sigchld_rd = sigchld_wr = -1;
-	close(s->prog_rd);
+	/* let go of the supervisor's connections (the exported snapshot's among them): a worker
+	 * outliving a killed supervisor must not keep its walsender, and so the slot, busy */
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != s->prog_wr)
+			close(fd);
 	log_set_role(role);
 	char name[16];
 	snprintf(name, sizeof name, "pgch-%s", role); /* shown by ps -o comm and top */

@@ -4,10 +4,10 @@
 # copied: partitions not yet started are read under a new snapshot, the changes in between come
 # from the slot ("catch-up"), and the contents end exactly equal to PostgreSQL's.
 #
-# Assertions that need catch-up (stream_catch_up) are TAP TODO while it is a stub: set
-# CATCHUP_TODO= (empty) once it is implemented.
+# Assertions that need catch-up (stream_catch_up) can be marked TAP TODO with
+# CATCHUP_TODO=reason (empty by default: catch-up is implemented).
 . "$(dirname "$0")/lib.sh"
-CATCHUP_TODO=${CATCHUP_TODO-catch-up}
+CATCHUP_TODO=${CATCHUP_TODO-}
 
 fresh_dbs
 pg <<'SQL'
@@ -80,7 +80,7 @@ T_TODO=$CATCHUP_TODO is "$(ch "SELECT sum(id) FROM $CHDB.big FINAL WHERE _pgch_i
 same_rows "SELECT v, count(*), sum(n), sum(id) FROM big WHERE v IN ('updated', 'late', 'inserted') GROUP BY v ORDER BY v" \
 	"SELECT v, count(), sum(n), sum(id) FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0 AND v IN ('updated', 'late', 'inserted') GROUP BY v ORDER BY v" \
 	"updated, inserted and late rows equal PostgreSQL's"
-T_TODO=$CATCHUP_TODO is "$(ch "SELECT count() FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0 AND (id % 100 = 7 OR id % 1000 = 11)")" 0 "deleted rows are gone"
+T_TODO=$CATCHUP_TODO is "$(ch "SELECT count() FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0 AND id <= 400000 AND (id % 100 = 7 OR id % 1000 = 11)")" 0 "deleted rows are gone"
 T_TODO=$CATCHUP_TODO same_rows "SELECT md5(string_agg(id || ':' || v || ':' || n, ',' ORDER BY id)) FROM big" \
 	"SELECT lower(hex(MD5(arrayStringConcat(groupArray(concat(toString(id), ':', v, ':', toString(n))), ',')))) FROM (SELECT id, v, n FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0 ORDER BY id)" \
 	"every row equals PostgreSQL's (digest)"
