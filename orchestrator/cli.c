@@ -15,6 +15,7 @@
 #include "pg.h"
 #include "plan.h"
 #include "supervisor.h"
+#include "tunnel.h"
 
 /* What every command starts from: config, source connection, probed destination, catalog. */
 typedef struct Session {
@@ -24,6 +25,7 @@ typedef struct Session {
 	bool ch_open;
 	Catalog cat;
 	bool have_cat;
+	pid_t tunnel; /* SSH tunnel process, 0 without source.ssh */
 } Session;
 
 static void session_close(Session *s)
@@ -34,6 +36,10 @@ static void session_close(Session *s)
 		ch_close(&s->ch);
 	if (s->pg)
 		PQfinish(s->pg);
+	if (s->tunnel) {
+		tunnel_stop(s->tunnel);
+		pg_tunnel_port = 0;
+	}
 	config_free(s->cfg);
 	memset(s, 0, sizeof *s);
 }
@@ -45,6 +51,8 @@ static int session_open(Session *s, const char *config, bool discover)
 	s->cfg = config_load(config);
 	if (!s->cfg)
 		return 2;
+	if (s->cfg->source.has_ssh && !tunnel_start(s->cfg, &pg_tunnel_port, &s->tunnel))
+		return 1;
 	s->pg = pg_connect(s->cfg, PG_CONN_NORMAL, "cli");
 	if (!s->pg)
 		return 1;
