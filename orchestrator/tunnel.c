@@ -12,20 +12,26 @@
  * loop pumps all connections in passes until a pass moves nothing: then every connection
  * waits for something poll() can see (a local socket, or the SSH socket), because a
  * buffer is only refilled once it is empty and every libssh2 call has returned EAGAIN.
- * The SSH socket is polled for input only while some connection has a libssh2 call that
- * input can advance; libssh2 keeps data read for other channels in memory, bounded by
- * each channel's window, so a slow local client throttles only its own channel.
+ * libssh2 keeps data read for other channels in memory, bounded by each channel's
+ * window, so a slow local client throttles only its own channel.
  *
- * libssh2 keeps one partly sent packet per session, and after EAGAIN the call that began
- * it must be repeated before another packet is sent (others get LIBSSH2_ERROR_BAD_USE,
- * which is therefore treated as "not yet"). Every call here is simply repeated until it
- * completes, and keepalives (whose packet libssh2 does not keep) are sent only when
- * nothing else is in flight.
+ * Input from the bastion is always read. Usually a connection's libssh2 call reads it;
+ * when none does (no connections, or all of them stalled behind slow clients) a "ping"
+ * does: opening a channel of a type the server does not know, which it refuses with a
+ * reply that libssh2 reads together with everything before it. Without that, the
+ * bastion's ClientAlive probes would go unanswered and it would drop an idle tunnel.
  *
- * Liveness: libssh2 keepalives every KEEPALIVE_S seconds keep idle sessions (and the
- * bastion's ClientAlive checks) happy, and TCP keepalive plus TCP_USER_TIMEOUT turn a
- * silently dead network into a socket error. Any session-level error ends the process
- * with exit status 1 and one log line saying the session to the bastion was lost.
+ * One packet at a time. libssh2 keeps one partly sent packet per session, and after
+ * EAGAIN the call that began it must be repeated before any other packet is sent (others
+ * fail with BAD_USE, channel opens with a misleading send error). So `owner` records the
+ * call that left a packet half sent; until it completes, only that call is made and the
+ * SSH socket is polled for room only. Keepalives, whose packet libssh2 does not keep, go
+ * only when nothing is half sent and the kernel has room for them.
+ *
+ * Liveness: libssh2 keepalives every KEEPALIVE_S seconds, and TCP keepalive plus
+ * TCP_USER_TIMEOUT turn a silently dead network into a socket error. Any session-level
+ * error ends the process with exit status 1 and one log line saying the session to the
+ * bastion was lost; its listening port closes with it, so new connections are refused.
  */
 #include "tunnel.h"
 
@@ -34,6 +40,7 @@
 #include <fcntl.h>
 #include <libssh2.h>
 #include <netdb.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -41,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -70,9 +78,8 @@ typedef enum ConnState {
 	CONN_CLOSING, /* local socket closed; freeing the channel */
 } ConnState;
 
-/* A libssh2 call that returned EAGAIN with part of its packet still unsent: it must be
- * repeated before the channel can be freed (see the top of the file). */
-typedef enum SshCall { CALL_NONE, CALL_WRITE, CALL_EOF, CALL_READ } SshCall;
+/* The libssh2 call of a connection that left a packet half sent (see the top of the file). */
+typedef enum SshCall { CALL_NONE, CALL_OPEN, CALL_WRITE, CALL_EOF, CALL_READ, CALL_FREE } SshCall;
 
 typedef struct Conn {
 	ConnState state;
@@ -102,6 +109,9 @@ typedef struct Tunnel {
 	Conn **conns;            /* in accept order: the first CONN_WAITING one is being opened */
 	int nconns;
 	struct pollfd *pfds;     /* [0] listener, [1] SSH socket, [2 + i] conns[i] */
+	const void *owner;       /* whose libssh2 call left a packet half sent (a Conn, &ping) */
+	bool pinging;            /* a ping is in flight */
+	char ping;               /* its identity as an owner */
 	bool lost;               /* the SSH session is gone: exit 1 */
 } Tunnel;
 
@@ -624,6 +634,36 @@ static bool tunnel_setup(Tunnel *t, int *port)
 	return true;
 }
 
+/* ---------------------------------------------------------------- libssh2 call discipline */
+
+/* Is a packet half sent? libssh2 flags OUTBOUND exactly while one is. */
+static bool half_sent(const Tunnel *t)
+{
+	return libssh2_session_block_directions(t->session) & LIBSSH2_SESSION_BLOCK_OUTBOUND;
+}
+
+/* May `who` (a Conn, or &t->ping) call libssh2 now? While a packet is half sent, only the
+ * call that began it may be made; any other send fails (BAD_USE, or worse for opens). */
+static bool may_call(const Tunnel *t, const void *who)
+{
+	return !half_sent(t) || t->owner == who || !t->owner;
+}
+
+/* After a libssh2 call by `who`: if it left a packet half sent, it must be repeated next. */
+static void after_call(Tunnel *t, const void *who, Conn *c, SshCall call)
+{
+	if (half_sent(t)) {
+		t->owner = who;
+		if (c)
+			c->unfinished = call;
+	} else {
+		if (t->owner == who)
+			t->owner = NULL;
+		if (c)
+			c->unfinished = CALL_NONE;
+	}
+}
+
 /* ---------------------------------------------------------------- connections */
 
 static void accept_all(Tunnel *t)
@@ -662,69 +702,45 @@ static void conn_close(Conn *c)
 	c->state = CONN_CLOSING;
 }
 
-/* Open channels for waiting connections, first come first served, one at a time. */
-static void open_waiting(Tunnel *t)
+/* A libssh2 call of connection c failed: unless it is merely "not yet", the connection
+ * (channel-level error) or the whole tunnel (session-level) ends. */
+static void conn_failed(Tunnel *t, Conn *c, long rc)
 {
-	for (int i = 0; i < t->nconns && !t->lost; i++) {
-		Conn *c = t->conns[i];
-		if (c->state != CONN_WAITING)
-			continue;
-		c->ch = libssh2_channel_direct_tcpip_ex(t->session, t->target, t->target_port, "127.0.0.1", c->sport);
-		if (c->ch) {
-			c->state = CONN_OPEN;
-			continue;
-		}
-		int rc = libssh2_session_last_errno(t->session);
-		if (not_yet(rc))
-			return;
-		if (session_lost(rc)) {
-			tunnel_lost(t, rc);
-			return;
-		}
-		log_error("the SSH bastion %s:%d could not connect to PostgreSQL at %s:%d: %s", t->ssh->host, t->ssh->port,
-			  t->target, t->target_port, ssh_message(t->session));
-		conn_close(c);
-	}
-}
-
-/* Handle the result of a libssh2 call for connection c; returns true when it completed.
- * A channel-level error ends the connection, a session-level one the tunnel. */
-static bool conn_ssh_result(Tunnel *t, Conn *c, long rc, SshCall call)
-{
-	bool half_sent = rc == LIBSSH2_ERROR_EAGAIN &&
-			 (libssh2_session_block_directions(t->session) & LIBSSH2_SESSION_BLOCK_OUTBOUND);
-	c->unfinished = half_sent ? call : CALL_NONE;
-	if (rc >= 0)
-		return true;
 	if (not_yet(rc))
-		return false;
+		return;
 	if (session_lost((int)rc)) {
 		tunnel_lost(t, (int)rc);
-		return false;
+		return;
 	}
 	log_debug("SSH tunnel: connection from port %d: %s", c->sport, ssh_message(t->session));
-	c->unfinished = CALL_NONE;
 	conn_close(c);
-	return false;
 }
 
-/* Repeat the call that left a packet half sent. Returns true once it is done. */
-static bool conn_finish_call(Tunnel *t, Conn *c)
+/* Open the first waiting connection's channel (libssh2 opens one at a time per session). */
+static bool open_next(Tunnel *t)
 {
-	long rc = 0;
-	switch (c->unfinished) {
-	case CALL_NONE: return true;
-	case CALL_WRITE: rc = libssh2_channel_write(c->ch, c->up + c->up_off, c->up_len - c->up_off); break;
-	case CALL_EOF: rc = libssh2_channel_send_eof(c->ch); break;
-	case CALL_READ: rc = libssh2_channel_read(c->ch, c->down, sizeof c->down); break;
-	}
-	bool half_sent = rc == LIBSSH2_ERROR_EAGAIN &&
-			 (libssh2_session_block_directions(t->session) & LIBSSH2_SESSION_BLOCK_OUTBOUND);
-	if (half_sent || rc == LIBSSH2_ERROR_BAD_USE)
+	Conn *c = NULL;
+	for (int i = 0; i < t->nconns && !c; i++)
+		if (t->conns[i]->state == CONN_WAITING)
+			c = t->conns[i];
+	if (!c || t->pinging || !may_call(t, c))
 		return false;
-	c->unfinished = CALL_NONE;
-	if (rc < 0 && !not_yet(rc) && session_lost((int)rc))
-		tunnel_lost(t, (int)rc);
+	c->ch = libssh2_channel_direct_tcpip_ex(t->session, t->target, t->target_port, "127.0.0.1", c->sport);
+	after_call(t, c, c, CALL_OPEN);
+	if (c->ch) {
+		c->state = CONN_OPEN;
+		return true;
+	}
+	int rc = libssh2_session_last_errno(t->session);
+	if (not_yet(rc))
+		return false;
+	if (session_lost(rc)) {
+		tunnel_lost(t, rc);
+		return false;
+	}
+	log_error("the SSH bastion %s:%d could not connect to PostgreSQL at %s:%d: %s", t->ssh->host, t->ssh->port,
+		  t->target, t->target_port, ssh_message(t->session));
+	conn_close(c);
 	return true;
 }
 
@@ -733,59 +749,34 @@ static bool local_would_block(void)
 	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 }
 
-/* Move what can be moved without waiting, in both directions. Returns true on progress. */
-static bool conn_pump(Tunnel *t, Conn *c)
+/* The client's bytes: read more once the buffer is empty. */
+static bool conn_recv_local(Conn *c)
+{
+	if (c->up_off < c->up_len || c->local_eof)
+		return false;
+	c->up_off = c->up_len = 0;
+	ssize_t n = recv(c->fd, c->up, sizeof c->up, 0);
+	if (n > 0)
+		c->up_len = (size_t)n;
+	else if (n == 0)
+		c->local_eof = true;
+	else if (!local_would_block()) {
+		log_debug("SSH tunnel: connection from port %d: %s", c->sport, strerror(errno));
+		conn_close(c);
+	} else
+		return false;
+	return true;
+}
+
+/* PostgreSQL's bytes to the client, then its EOF (shutdown) once all are delivered. */
+static bool conn_send_local(Conn *c)
 {
 	bool moved = false;
-	/* client -> PostgreSQL */
-	if (c->up_off == c->up_len && !c->local_eof) {
-		c->up_off = c->up_len = 0;
-		ssize_t n = recv(c->fd, c->up, sizeof c->up, 0);
-		if (n > 0) {
-			c->up_len = (size_t)n;
-			moved = true;
-		} else if (n == 0) {
-			c->local_eof = moved = true;
-		} else if (!local_would_block()) {
-			log_debug("SSH tunnel: connection from port %d: %s", c->sport, strerror(errno));
-			conn_close(c);
-			return true;
-		}
-	}
-	while (c->up_off < c->up_len) {
-		ssize_t w = libssh2_channel_write(c->ch, c->up + c->up_off, c->up_len - c->up_off);
-		if (!conn_ssh_result(t, c, (long)w, CALL_WRITE))
-			return moved || c->state != CONN_OPEN;
-		if (w == 0)
-			break;
-		c->up_off += (size_t)w;
-		moved = true;
-	}
-	if (c->local_eof && !c->eof_sent) {
-		if (!conn_ssh_result(t, c, libssh2_channel_send_eof(c->ch), CALL_EOF))
-			return moved || c->state != CONN_OPEN;
-		c->eof_sent = moved = true;
-	}
-	/* PostgreSQL -> client */
-	if (c->down_off == c->down_len && !c->remote_eof) {
-		c->down_off = c->down_len = 0;
-		ssize_t n = libssh2_channel_read(c->ch, c->down, sizeof c->down);
-		c->unfinished = CALL_NONE;
-		if (n > 0) {
-			c->down_len = (size_t)n;
-			moved = true;
-		} else if (n == 0 || n == LIBSSH2_ERROR_CHANNEL_CLOSED) {
-			if (n != 0 || libssh2_channel_eof(c->ch))
-				c->remote_eof = moved = true;
-		} else if (!conn_ssh_result(t, c, (long)n, CALL_READ)) {
-			return moved || c->state != CONN_OPEN;
-		}
-	}
 	while (c->down_off < c->down_len) {
 		ssize_t w = send(c->fd, c->down + c->down_off, c->down_len - c->down_off, MSG_NOSIGNAL);
 		if (w < 0) {
 			if (local_would_block())
-				break;
+				return moved;
 			log_debug("SSH tunnel: connection from port %d: %s", c->sport, strerror(errno));
 			conn_close(c);
 			return true;
@@ -793,11 +784,94 @@ static bool conn_pump(Tunnel *t, Conn *c)
 		c->down_off += (size_t)w;
 		moved = true;
 	}
-	if (c->remote_eof && c->down_off == c->down_len && !c->local_shut) {
+	if (c->remote_eof && !c->local_shut) {
 		shutdown(c->fd, SHUT_WR);
 		c->local_shut = moved = true;
 	}
-	if (c->local_shut && c->eof_sent) {
+	return moved;
+}
+
+static bool conn_write_channel(Tunnel *t, Conn *c)
+{
+	bool moved = false;
+	while (c->state == CONN_OPEN && c->up_off < c->up_len) {
+		ssize_t w = libssh2_channel_write(c->ch, c->up + c->up_off, c->up_len - c->up_off);
+		after_call(t, c, c, CALL_WRITE);
+		if (w == 0) /* no window: wait for the bastion to adjust it */
+			return moved;
+		if (w < 0) {
+			conn_failed(t, c, (long)w);
+			return moved || c->state != CONN_OPEN;
+		}
+		c->up_off += (size_t)w;
+		moved = true;
+	}
+	return moved;
+}
+
+static bool conn_send_eof(Tunnel *t, Conn *c)
+{
+	if (!c->local_eof || c->eof_sent || c->up_off < c->up_len)
+		return false;
+	int rc = libssh2_channel_send_eof(c->ch);
+	after_call(t, c, c, CALL_EOF);
+	if (rc == 0) {
+		c->eof_sent = true;
+		return true;
+	}
+	conn_failed(t, c, rc);
+	return c->state != CONN_OPEN;
+}
+
+/* Read PostgreSQL's bytes once the buffer is empty. A read that left a packet half sent
+ * (a window adjustment, a reply) is repeated even when the buffer is full, with length 0:
+ * that only lets libssh2 finish sending. */
+static bool conn_read_channel(Tunnel *t, Conn *c)
+{
+	bool room = c->down_off == c->down_len && !c->remote_eof;
+	if (!room && !(t->owner == c && c->unfinished == CALL_READ))
+		return false;
+	if (room)
+		c->down_off = c->down_len = 0;
+	ssize_t n = libssh2_channel_read(c->ch, c->down + c->down_len, room ? sizeof c->down : 0);
+	after_call(t, c, c, CALL_READ);
+	if (n > 0) {
+		c->down_len += (size_t)n;
+		return true;
+	}
+	if (!room && n >= 0)
+		return false;
+	if (n == 0 || n == LIBSSH2_ERROR_CHANNEL_CLOSED) {
+		if (n == 0 && !libssh2_channel_eof(c->ch))
+			return false;
+		c->remote_eof = true;
+		return true;
+	}
+	conn_failed(t, c, (long)n);
+	return c->state != CONN_OPEN;
+}
+
+/* Move what can be moved without waiting, in both directions. Returns true on progress. */
+static bool conn_pump(Tunnel *t, Conn *c)
+{
+	bool moved = false;
+	if (t->owner == c) { /* first finish the call that left a packet half sent */
+		SshCall call = c->unfinished;
+		moved |= call == CALL_WRITE ? conn_write_channel(t, c)
+			 : call == CALL_EOF ? conn_send_eof(t, c)
+			 : call == CALL_READ ? conn_read_channel(t, c) : false;
+	}
+	if (c->state == CONN_OPEN)
+		moved |= conn_recv_local(c);
+	if (c->state == CONN_OPEN && may_call(t, c))
+		moved |= conn_write_channel(t, c);
+	if (c->state == CONN_OPEN && may_call(t, c))
+		moved |= conn_send_eof(t, c);
+	if (c->state == CONN_OPEN && may_call(t, c))
+		moved |= conn_read_channel(t, c);
+	if (c->state == CONN_OPEN)
+		moved |= conn_send_local(c);
+	if (c->state == CONN_OPEN && c->local_shut && c->eof_sent) {
 		log_debug("SSH tunnel: connection from port %d finished", c->sport);
 		conn_close(c);
 		moved = true;
@@ -805,73 +879,112 @@ static bool conn_pump(Tunnel *t, Conn *c)
 	return moved;
 }
 
-/* Free the channels of closed connections; drop the connections once freed. */
+/* Free the channels of closed connections (after finishing a half-sent call, whose data
+ * no longer matters); drop the connections once freed. */
 static void reap_closed(Tunnel *t)
 {
 	int j = 0;
 	for (int i = 0; i < t->nconns; i++) {
 		Conn *c = t->conns[i];
-		if (c->state == CONN_CLOSING && !t->lost) {
-			if (c->ch && !conn_finish_call(t, c)) {
+		if (c->state != CONN_CLOSING || t->lost) {
+			t->conns[j++] = c;
+			continue;
+		}
+		if (c->ch && t->owner == c && c->unfinished != CALL_FREE) {
+			if (c->unfinished == CALL_WRITE)
+				libssh2_channel_write(c->ch, c->up + c->up_off, c->up_len - c->up_off);
+			else if (c->unfinished == CALL_EOF)
+				libssh2_channel_send_eof(c->ch);
+			else
+				libssh2_channel_read(c->ch, c->down, sizeof c->down);
+			after_call(t, c, c, c->unfinished);
+			if (t->owner == c) {
 				t->conns[j++] = c;
 				continue;
 			}
-			int rc = c->ch && !t->lost ? libssh2_channel_free(c->ch) : 0;
+		}
+		if (c->ch) {
+			if (!may_call(t, c)) {
+				t->conns[j++] = c;
+				continue;
+			}
+			int rc = libssh2_channel_free(c->ch);
+			after_call(t, c, c, CALL_FREE);
 			if (not_yet(rc)) {
 				t->conns[j++] = c;
 				continue;
 			}
 			if (rc != 0 && session_lost(rc))
 				tunnel_lost(t, rc);
-			free(c);
-			continue;
 		}
-		t->conns[j++] = c;
+		free(c);
 	}
 	t->nconns = j;
 }
 
-/* Pump until a pass moves nothing (or MAX_PASSES). Returns true if work may remain. */
+/* Make libssh2 read from the bastion when no connection will: open a channel of a type
+ * the server does not know, which it refuses, and wait for that refusal. Reading it
+ * answers the bastion's keepalive probes and queues data for stalled channels (bounded
+ * by their windows), so an idle or stalled tunnel is never dropped as unresponsive. */
+static void ping(Tunnel *t)
+{
+	static const char type[] = "ping@pgch";
+	if (!may_call(t, &t->ping))
+		return;
+	LIBSSH2_CHANNEL *ch = libssh2_channel_open_ex(t->session, type, sizeof type - 1, LIBSSH2_CHANNEL_WINDOW_DEFAULT,
+						      LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
+	after_call(t, &t->ping, NULL, CALL_OPEN);
+	int rc = ch ? 0 : libssh2_session_last_errno(t->session);
+	t->pinging = not_yet(rc);
+	if (ch) { /* an unusual server accepted it: close it like a connection */
+		Conn *c = xcalloc(1, sizeof *c);
+		c->state = CONN_CLOSING;
+		c->fd = -1;
+		c->ch = ch;
+		t->conns = xrealloc(t->conns, sizeof(Conn *) * (size_t)(t->nconns + 1));
+		t->conns[t->nconns++] = c;
+	} else if (!t->pinging && session_lost(rc)) { /* CHANNEL_FAILURE: the expected refusal */
+		tunnel_lost(t, rc);
+	}
+}
+
+static bool readable(int fd)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* Pump until a pass moves nothing (or MAX_PASSES); then, if input from the bastion is
+ * left unread, ping. Returns true if work may remain without poll() seeing it. */
 static bool pump_all(Tunnel *t)
 {
-	for (int pass = 0; pass < MAX_PASSES; pass++) {
-		bool moved = false;
-		open_waiting(t);
+	bool more = true;
+	for (int pass = 0; pass < MAX_PASSES && more && !t->lost; pass++) {
+		more = open_next(t);
 		for (int i = 0; i < t->nconns && !t->lost; i++)
 			if (t->conns[i]->state == CONN_OPEN)
-				moved |= conn_pump(t, t->conns[i]);
+				more |= conn_pump(t, t->conns[i]);
 		reap_closed(t);
-		if (!moved || t->lost)
-			return false;
 	}
-	return true;
+	if (!t->lost && (t->pinging || (!more && readable(t->sock)))) {
+		bool waiting = false;
+		for (int i = 0; i < t->nconns; i++)
+			waiting |= t->conns[i]->state == CONN_WAITING;
+		if (!waiting || t->pinging)
+			ping(t);
+	}
+	return more && !t->lost;
 }
 
 /* ---------------------------------------------------------------- the loop */
-
-/* Does any connection have a libssh2 call that input from the bastion can advance? */
-static bool wants_input(const Tunnel *t)
-{
-	for (int i = 0; i < t->nconns; i++) {
-		const Conn *c = t->conns[i];
-		if (c->state != CONN_OPEN)
-			return true; /* opening, or waiting for the bastion's close */
-		if ((c->down_off == c->down_len && !c->remote_eof) || c->up_off < c->up_len)
-			return true;
-	}
-	return false;
-}
 
 static int build_pollfds(Tunnel *t)
 {
 	t->pfds = xrealloc(t->pfds, sizeof(struct pollfd) * (size_t)(t->nconns + 2));
 	t->pfds[0] = (struct pollfd){t->listen_fd, POLLIN, 0};
-	short ev = POLLRDHUP;
-	if (wants_input(t))
-		ev |= POLLIN;
-	if (libssh2_session_block_directions(t->session) & LIBSSH2_SESSION_BLOCK_OUTBOUND)
-		ev |= POLLOUT;
-	t->pfds[1] = (struct pollfd){t->sock, ev, 0};
+	/* input is always consumed (by a connection or a ping), except while a half-sent
+	 * packet waits for room: then only room matters */
+	t->pfds[1] = (struct pollfd){t->sock, (short)(POLLRDHUP | (half_sent(t) ? POLLOUT : POLLIN)), 0};
 	for (int i = 0; i < t->nconns; i++) {
 		const Conn *c = t->conns[i];
 		short e = 0;
@@ -886,17 +999,15 @@ static int build_pollfds(Tunnel *t)
 	return t->nconns + 2;
 }
 
-/* Send a keepalive when one is due and nothing else is half sent. Returns seconds to the next. */
+/* Send a keepalive when one is due. libssh2 does not keep a keepalive it could only
+ * partly send, so it goes only when nothing is half sent and the kernel has room for it. */
 static int keepalive(Tunnel *t)
 {
-	if (libssh2_session_block_directions(t->session) & LIBSSH2_SESSION_BLOCK_OUTBOUND)
-		return KEEPALIVE_S;
-	for (int i = 0; i < t->nconns; i++)
-		if (t->conns[i]->state != CONN_OPEN || t->conns[i]->up_off < t->conns[i]->up_len)
-			return KEEPALIVE_S;
-	struct pollfd p = {t->sock, POLLOUT, 0};
-	if (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT))
-		return KEEPALIVE_S;
+	int sndbuf = 0, queued = 0;
+	socklen_t len = sizeof sndbuf;
+	if (half_sent(t) || t->pinging || getsockopt(t->sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) != 0 ||
+	    ioctl(t->sock, SIOCOUTQ, &queued) != 0 || sndbuf - queued < 4096)
+		return 1;
 	int next = KEEPALIVE_S;
 	int rc = libssh2_keepalive_send(t->session, &next);
 	if (rc != 0 && !not_yet(rc))
