@@ -59,7 +59,8 @@ st=$?
 ok $((st == 0)) "keygen refuses to overwrite an existing key (exit $st)"
 like "$out" 'already exists' "... and says so"
 is "$(md5sum <"$WORK/id_pgch")" "$before" "... and the key is unchanged"
-cat "$WORK/id_pgch.pub" >>"$WORK/authorized_keys"
+# authorized as README.md recommends: forwarding to the database only
+echo "restrict,port-forwarding,permitopen=\"127.0.0.1:$PGPORT\" $(cat "$WORK/id_pgch.pub")" >>"$WORK/authorized_keys"
 
 # ssh_config FILE [ssh-table fields]: this test's source, reached through the bastion
 ssh_config() {
@@ -189,9 +190,13 @@ write_config "$WORK/down.lua" "source.ssh = { host = \"127.0.0.1\", port = $clos
 fails "$WORK/down.lua" "cannot connect to the SSH bastion 127.0.0.1:$closed_port \\(source.ssh\\): Connection refused" "bastion port closed"
 
 write_config "$WORK/nopg.lua" "source.port = $closed_port" \
-	"source.ssh = { host = \"127.0.0.1\", port = $ssh_port, user = \"$user\", private_key = \"$WORK/id_pgch\", known_hosts = \"$WORK/known_hosts\" }" \
+	"source.ssh = { host = \"127.0.0.1\", port = $ssh_port, user = \"$user\", private_key = \"$WORK/id_enc\", passphrase = \"open sesame\", known_hosts = \"$WORK/known_hosts\" }" \
 	'tables = { "public.items" }'
 fails "$WORK/nopg.lua" "cannot open a connection to PostgreSQL at 127.0.0.1:$closed_port .*connect failed" "PostgreSQL unreachable from the bastion"
+write_config "$WORK/notpermitted.lua" "source.port = $closed_port" \
+	"source.ssh = { host = \"127.0.0.1\", port = $ssh_port, user = \"$user\", private_key = \"$WORK/id_pgch\", known_hosts = \"$WORK/known_hosts\" }" \
+	'tables = { "public.items" }'
+fails "$WORK/notpermitted.lua" "cannot open a connection to PostgreSQL at 127.0.0.1:$closed_port .*administratively prohibited.*PermitOpen" "forwarding there not permitted by the bastion"
 
 # ---------------------------------------------------------------- the session drops mid-run
 ssh_config "$WORK/drop.lua" "private_key = \"$WORK/id_pgch\", known_hosts = \"$WORK/known_hosts\"" <<'LUA'
