@@ -21,6 +21,7 @@
 #include "state.h"
 #include "supervisor.h"
 #include "verify.h"
+#include "tunnel.h"
 
 /* What every command starts from: config, source connection, probed destination, catalog. */
 typedef struct Session {
@@ -30,6 +31,7 @@ typedef struct Session {
 	bool ch_open;
 	Catalog cat;
 	bool have_cat;
+	pid_t tunnel; /* SSH tunnel process, 0 without source.ssh */
 } Session;
 
 static void session_close(Session *s)
@@ -40,6 +42,10 @@ static void session_close(Session *s)
 		ch_close(&s->ch);
 	if (s->pg)
 		PQfinish(s->pg);
+	if (s->tunnel) {
+		tunnel_stop(s->tunnel);
+		pg_tunnel_port = 0;
+	}
 	config_free(s->cfg);
 	memset(s, 0, sizeof *s);
 }
@@ -51,6 +57,8 @@ static int session_open(Session *s, const char *config, bool discover)
 	s->cfg = config_load(config);
 	if (!s->cfg)
 		return 2;
+	if (s->cfg->source.has_ssh && !tunnel_start(s->cfg, &pg_tunnel_port, &s->tunnel))
+		return 1;
 	s->pg = pg_connect(s->cfg, PG_CONN_NORMAL, "cli");
 	if (!s->pg || !preflight_refuse_pooler(s->cfg, s->pg))
 		return 1;
@@ -88,7 +96,16 @@ int cli_check(const char *config, const CliOptions *o)
 	Config *cfg = config_load(config);
 	if (!cfg)
 		return 2;
-	int rc = preflight_check(cfg, o->json);
+	pid_t tunnel = 0;
+	int rc;
+	if (cfg->source.has_ssh && !tunnel_start(cfg, &pg_tunnel_port, &tunnel))
+		rc = 1; /* the tunnel said why */
+	else
+		rc = preflight_check(cfg, o->json);
+	if (tunnel) {
+		tunnel_stop(tunnel);
+		pg_tunnel_port = 0;
+	}
 	config_free(cfg);
 	return rc;
 }
