@@ -45,6 +45,7 @@ static void session_close(Session *s)
 	if (s->tunnel) {
 		tunnel_stop(s->tunnel);
 		pg_tunnel_port = 0;
+		pg_tunnel_pid = 0;
 	}
 	config_free(s->cfg);
 	memset(s, 0, sizeof *s);
@@ -59,6 +60,7 @@ static int session_open(Session *s, const char *config, bool discover)
 		return 2;
 	if (s->cfg->source.has_ssh && !tunnel_start(s->cfg, &pg_tunnel_port, &s->tunnel))
 		return 1;
+	pg_tunnel_pid = s->tunnel;
 	s->pg = pg_connect(s->cfg, PG_CONN_NORMAL, "cli");
 	if (!s->pg || !preflight_refuse_pooler(s->cfg, s->pg))
 		return 1;

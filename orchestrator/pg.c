@@ -12,6 +12,7 @@
 #include "log.h"
 
 int pg_tunnel_port;
+pid_t pg_tunnel_pid;
 
 #define SESSION_OPTIONS \
 	"-c datestyle=ISO,MDY -c timezone=UTC -c intervalstyle=postgres -c extra_float_digits=3 -c bytea_output=hex"

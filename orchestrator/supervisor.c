@@ -630,6 +630,13 @@ static void reap(Sup *s)
 			stream_exited(s, status);
 			continue;
 		}
+		if (pid == pg_tunnel_pid && pid > 0) {
+			log_error("the SSH tunnel to the bastion exited (see above): every connection to PostgreSQL goes "
+				  "through it; stopping (run pgch again to reconnect)");
+			pg_tunnel_pid = 0;
+			s->failed = true;
+			continue;
+		}
 		for (int i = 0; i < s->nworkers; i++) {
 			if (s->workers[i].pid != pid)
 				continue;
