@@ -254,19 +254,23 @@ bool preflight_ch_grant_covers(const ChGrant *grants, int n, const char *databas
 
 void preflight_split_fix(const char *msg, const char *config_path, char **detail, char **fix)
 {
-	const char *f = strstr(msg, ". Fix: ");
+	/* "config.lua:12: " in front: the finding reads better without it */
+	size_t n = config_path ? strlen(config_path) : 0;
+	size_t loc = 0;
+	if (n > 0 && strncmp(msg, config_path, n) == 0 && msg[n] == ':') {
+		loc = n + 1 + strspn(msg + n + 1, "0123456789");
+		if (msg[loc] == ':')
+			loc++;
+	}
+	const char *body = msg + loc + strspn(msg + loc, " ");
+	const char *f = strstr(body, ". Fix: ");
 	if (f) {
-		*detail = xstrndup(msg, (size_t)(f - msg));
+		*detail = xstrndup(body, (size_t)(f - body));
 		*fix = xstrdup(f + 7);
 		return;
 	}
-	*detail = xstrdup(msg);
-	*fix = NULL;
-	size_t n = config_path ? strlen(config_path) : 0;
-	if (n > 0 && strncmp(msg, config_path, n) == 0 && msg[n] == ':') {
-		size_t len = n + 1 + strspn(msg + n + 1, "0123456789");
-		*fix = xasprintf("change the config at %.*s", (int)len, msg);
-	}
+	*detail = xstrdup(msg); /* no fix of its own: the location is the fix */
+	*fix = loc ? xasprintf("change the config at %.*s", (int)(loc > 0 && msg[loc - 1] == ':' ? loc - 1 : loc), msg) : NULL;
 }
 
 /* Findings from captured log lines: errors FAIL, warnings WARN. */
