@@ -47,6 +47,9 @@
 #                users of this shared machine, plus the bench's own poller.
 #   page faults  minor faults of the PostgreSQL backends (postmaster cminflt delta) and of
 #                clickhouse-server: on a virtual machine they are a large part of the CPU.
+#   CPU ratio    client+PostgreSQL+ClickHouse CPU seconds of pgch over the baseline's: when
+#                other users saturate the machine, wall time follows CPU demand and this
+#                ratio is far steadier than the wall-time one.
 #   peak RSS     per pgch process: a poller (perl, every BENCH_RSS_INTERVAL_MS = 20 ms) walks
 #                the process tree below /usr/bin/time through /proc/PID/task/*/children and
 #                keeps the largest VmHWM (the kernel's own high-water mark, so samples only
@@ -295,18 +298,18 @@ load_end=$(uptime)
 	function med(a, n) { return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
 	{ k = $1; n[k]++; w[k, n[k]] = $3; c[k, n[k]] = $4; p[k, n[k]] = $5; h[k, n[k]] = $6; o[k, n[k]] = $7; if ($10 != "ok") bad[k]++
 	  pf[k, n[k]] = $11; hf[k, n[k]] = $12; np[k] = $13
-	  tw += $3; to += $7 }
+	  tot[k, n[k]] = $4 + $5 + $6; tw += $3; to += $7 }
 	END {
 		nk = split(kinds, K, " ")
-		printf "%-20s %7s %8s %11s %10s   %-34s %s\n", "", "best s", "median s", "best rows/s", "med rows/s",
-			"median CPU s: client/PG/CH/others", "median minor faults: PG/CH"
+		printf "%-20s %7s %8s %11s %10s   %-41s %s\n", "", "best s", "median s", "best rows/s", "med rows/s",
+			"median CPU s: client/PG/CH (sum) others", "median minor faults: PG/CH"
 		for (i = 1; i <= nk; i++) {
 			k = K[i]; m = n[k]
-			for (j = 1; j <= m; j++) { W[j] = w[k, j]; C[j] = c[k, j]; P[j] = p[k, j]; H[j] = h[k, j]; O[j] = o[k, j]; PF[j] = pf[k, j]; HF[j] = hf[k, j] }
-			sortn(W, m); sortn(C, m); sortn(P, m); sortn(H, m); sortn(O, m); sortn(PF, m); sortn(HF, m)
-			best[k] = W[1]; median[k] = med(W, m)
-			printf "%-20s %7.2f %8.2f %11.0f %10.0f   %5.1f / %4.1f / %4.1f / %5.1f %11s %6.0fk / %4.0fk%s\n", k, best[k], median[k], rows / best[k], rows / median[k],
-				med(C, m), med(P, m), med(H, m), med(O, m), "", med(PF, m) / 1000, med(HF, m) / 1000, (bad[k] ? "   VERIFY FAILED" : "")
+			for (j = 1; j <= m; j++) { W[j] = w[k, j]; C[j] = c[k, j]; P[j] = p[k, j]; H[j] = h[k, j]; O[j] = o[k, j]; PF[j] = pf[k, j]; HF[j] = hf[k, j]; T[j] = tot[k, j] }
+			sortn(W, m); sortn(C, m); sortn(P, m); sortn(H, m); sortn(O, m); sortn(PF, m); sortn(HF, m); sortn(T, m)
+			best[k] = W[1]; median[k] = med(W, m); cpu[k] = med(T, m)
+			printf "%-20s %7.2f %8.2f %11.0f %10.0f   %4.1f / %4.1f / %4.1f (%4.1f) %5.1f %12s %6.0fk / %4.0fk%s\n", k, best[k], median[k], rows / best[k], rows / median[k],
+				med(C, m), med(P, m), med(H, m), cpu[k], med(O, m), "", med(PF, m) / 1000, med(HF, m) / 1000, (bad[k] ? "   VERIFY FAILED" : "")
 		}
 		printf "\nother users of the machine kept %.1f of its %d cores busy on average during the runs\n\n", to / tw, cores
 		for (i = 1; i <= nk; i++) {
@@ -314,6 +317,8 @@ load_end=$(uptime)
 			printf "ratio %-18s / baseline:        best %.2f  median %.2f   (target <= 0.80: %s; partitions: %s)\n", k, best[k] / best["baseline"], median[k] / median["baseline"],
 				(median[k] / median["baseline"] <= 0.8 ? "met" : "MISSED"), np[k]
 			printf "ratio %-18s / baseline-stream: best %.2f  median %.2f\n", k, best[k] / best["baseline-stream"], median[k] / median["baseline-stream"]
+			printf "CPU   %-18s / baseline: %.2f   / baseline-stream: %.2f   (median client+PG+CH CPU seconds: less sensitive to load)\n", k,
+				cpu[k] / cpu["baseline"], cpu[k] / cpu["baseline-stream"]
 		}
 	}' "$results"
 	echo
