@@ -21,6 +21,10 @@ void plan_partitions(const Catalog *cat, const Config *cfg, Plan *plan)
 		for (int li = 0; li < t->nleaves; li++) {
 			const Leaf *l = &t->leaves[li];
 			int64_t n = l->est_rows > rpp ? (l->est_rows + rpp - 1) / rpp : 1;
+			/* a multiple of the workers, so the last wave does not run with workers idle */
+			int64_t w = cfg->pipe.snapshot.workers;
+			if (n > 1 && n % w)
+				n += w - n % w;
 			if (n > l->pages)
 				n = l->pages > 0 ? l->pages : 1;
 			int64_t per = n > 1 ? (l->pages + n - 1) / n : 0;
