@@ -9,7 +9,9 @@
  */
 #include "snapshot.h"
 
+#include <errno.h>
 #include <poll.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,8 @@ volatile sig_atomic_t snapshot_stop;
 
 typedef struct Reader {
 	const SnapshotJob *job;
+	const Table *table;
+	int part_index;
 	PGconn *conn;
 	ColConv *conv;
 	int ncols;
@@ -44,7 +48,7 @@ static const char copy_signature[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\37
 /* "id = 42, region = 'x'" for the current row's key, for messages. */
 static void describe_key(Reader *r, char *out, size_t outlen)
 {
-	const Table *t = r->job->table;
+	const Table *t = r->table;
 	size_t used = 0;
 	out[0] = '\0';
 	for (int k = 0; k < t->nkey && used + 8 < outlen; k++) {
@@ -59,7 +63,7 @@ static void describe_key(Reader *r, char *out, size_t outlen)
 static bool convert_message(Reader *r, const char *p, int n, Buf *out)
 {
 	const char *end = p + n;
-	const Table *t = r->job->table;
+	const Table *t = r->table;
 	if (!r->header_done) {
 		if (n < 19 || memcmp(p, copy_signature, 11) != 0) {
 			log_error("%s: unexpected COPY header", t->display);
@@ -145,7 +149,7 @@ static bool copy_finished(Reader *r)
 	PGresult *res = PQgetResult(r->conn);
 	bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!ok) {
-		log_error("%s: COPY failed: %s", r->job->table->display, res ? PQresultErrorMessage(res) : PQerrorMessage(r->conn));
+		log_error("%s: COPY failed: %s", r->table->display, res ? PQresultErrorMessage(res) : PQerrorMessage(r->conn));
 		r->fail = WORKER_RETRY;
 	}
 	PQclear(res);
@@ -160,7 +164,7 @@ static void report(Reader *r, bool force)
 	if (!force && now - r->last_report < 0.5)
 		return;
 	r->last_report = now;
-	progress_send(r->job->progress_fd, r->job->part_index, PROG_ROWS, 0, r->rows, (int64_t)r->bytes);
+	progress_send(r->job->progress_fd, r->part_index, PROG_ROWS, 0, r->rows, (int64_t)r->bytes);
 }
 
 /* libcurl asks for more upload data: pull COPY rows until a chunk is ready. */
@@ -189,7 +193,7 @@ static int fill(void *ctx, Buf *out)
 			struct pollfd pfd = {PQsocket(r->conn), POLLIN, 0};
 			poll(&pfd, 1, 1000);
 			if (!PQconsumeInput(r->conn)) {
-				log_error("%s: lost the PostgreSQL connection: %s", r->job->table->display, PQerrorMessage(r->conn));
+				log_error("%s: lost the PostgreSQL connection: %s", r->table->display, PQerrorMessage(r->conn));
 				r->fail = WORKER_RETRY;
 				return -1;
 			}
@@ -202,7 +206,7 @@ static int fill(void *ctx, Buf *out)
 			r->eof = true;
 			break;
 		}
-		log_error("%s: COPY failed: %s", r->job->table->display, PQerrorMessage(r->conn));
+		log_error("%s: COPY failed: %s", r->table->display, PQerrorMessage(r->conn));
 		r->fail = WORKER_RETRY;
 		return -1;
 	}
@@ -239,20 +243,13 @@ static int begin_snapshot(PGconn *conn, const SnapshotJob *job)
 	return rc;
 }
 
-int snapshot_worker_run(const SnapshotJob *job)
+/* Copy one partition over the worker's open connections; returns a WORKER_* code. */
+static int copy_partition(const SnapshotJob *job, PGconn *conn, ChConn *ch, int pi)
 {
-	const Table *t = job->table;
-	const Partition *p = job->part;
+	const Partition *p = &job->parts[pi];
+	const Table *t = &job->cat->tables[p->table];
 	const Leaf *leaf = &t->leaves[p->leaf];
 	double started = progress_now();
-	PGconn *conn = pg_connect(job->cfg, PG_CONN_NORMAL, "snapshot");
-	if (!conn)
-		return WORKER_RETRY;
-	int rc = begin_snapshot(conn, job);
-	if (rc != WORKER_OK) {
-		PQfinish(conn);
-		return rc;
-	}
 	Buf sql;
 	buf_init(&sql);
 	char *cols = catalog_select_list(t);
@@ -265,7 +262,6 @@ int snapshot_worker_run(const SnapshotJob *job)
 		log_error("%s: cannot start COPY: %s", t->display, res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
 		PQclear(res);
 		buf_free(&sql);
-		PQfinish(conn);
 		return WORKER_RETRY;
 	}
 	PQclear(res);
@@ -273,6 +269,8 @@ int snapshot_worker_run(const SnapshotJob *job)
 	Reader r;
 	memset(&r, 0, sizeof r);
 	r.job = job;
+	r.table = t;
+	r.part_index = pi;
 	r.conn = conn;
 	r.ncols = t->ncols;
 	r.conv = xcalloc((size_t)t->ncols, sizeof(ColConv));
@@ -283,29 +281,17 @@ int snapshot_worker_run(const SnapshotJob *job)
 		r.conv[i].tz = t->cols[i].pg.oid == OID_TIMESTAMPTZ;
 		r.conv[i].delim = t->cols[i].delim;
 	}
-
-	ChConn ch;
-	bool ok = ch_open(&ch, &job->cfg->dest);
-	if (ok) {
-		ch.caps = *job->caps;
-		ch.probed = true;
-		ch.compress = job->compress;
-		buf_reset(&sql);
-		buf_puts(&sql, "INSERT INTO ");
-		plan_target(t, job->cfg, &sql);
-		char *icols = catalog_insert_columns(t, job->cfg);
-		buf_printf(&sql, " (%s) FORMAT RowBinary", icols);
-		free(icols);
-		char settings[256];
-		ch_insert_settings(&ch, t->partition_by != NULL, settings, sizeof settings);
-		uint64_t sent = 0;
-		ok = ch_insert(&ch, sql.data, settings, fill, &r, &sent);
-		if (!ok && !r.fail)
-			r.fail = WORKER_RETRY;
-	} else {
+	buf_reset(&sql);
+	buf_puts(&sql, "INSERT INTO ");
+	plan_target(t, job->cfg, &sql);
+	char *icols = catalog_insert_columns(t, job->cfg);
+	buf_printf(&sql, " (%s) FORMAT RowBinary", icols);
+	free(icols);
+	char settings[256];
+	ch_insert_settings(ch, t->partition_by != NULL, settings, sizeof settings);
+	bool ok = ch_insert(ch, sql.data, settings, fill, &r, NULL);
+	if (!ok && !r.fail)
 		r.fail = WORKER_RETRY;
-	}
-	ch_close(&ch);
 	buf_free(&sql);
 
 	if (ok && !r.fail) {
@@ -314,9 +300,9 @@ int snapshot_worker_run(const SnapshotJob *job)
 				log_warn("%s.%s: %llu value%s without a ClickHouse form written as %s", t->display, t->cols[i].name,
 					 (unsigned long long)r.conv[i].unrep_count, r.conv[i].unrep_count == 1 ? "" : "s",
 					 r.conv[i].policy == UNREP_NULL ? "NULL" : "the nearest value");
-				progress_send(job->progress_fd, job->part_index, PROG_UNREP, i, (int64_t)r.conv[i].unrep_count, 0);
+				progress_send(job->progress_fd, pi, PROG_UNREP, i, (int64_t)r.conv[i].unrep_count, 0);
 			}
-		progress_send(job->progress_fd, job->part_index, PROG_DONE, 0, r.rows, (int64_t)r.bytes);
+		progress_send(job->progress_fd, pi, PROG_DONE, 0, r.rows, (int64_t)r.bytes);
 		log_debug("%s partition %d: %lld rows in %.1f s", t->display, p->number, (long long)r.rows,
 			  progress_now() - started);
 	}
@@ -325,6 +311,51 @@ int snapshot_worker_run(const SnapshotJob *job)
 	free(r.conv);
 	free(r.fields);
 	free(r.lens);
-	PQfinish(conn);
 	return r.fail ? r.fail : WORKER_OK;
+}
+
+/* The next partition from the supervisor: its index, or -1 when there is no more work. */
+static int next_job(const SnapshotJob *job)
+{
+	int32_t pi;
+	size_t got = 0;
+	while (got < sizeof pi) {
+		ssize_t n = read(job->cmd_fd, (char *)&pi + got, sizeof pi - got);
+		if (n > 0) {
+			got += (size_t)n;
+		} else if (n < 0 && errno == EINTR && !snapshot_stop) {
+			continue;
+		} else {
+			return -1; /* end of work (EOF), or asked to stop */
+		}
+	}
+	return pi;
+}
+
+int snapshot_worker_run(const SnapshotJob *job)
+{
+	PGconn *conn = pg_connect(job->cfg, PG_CONN_NORMAL, "snapshot");
+	if (!conn)
+		return WORKER_RETRY;
+	int rc = begin_snapshot(conn, job);
+	ChConn ch;
+	memset(&ch, 0, sizeof ch);
+	if (rc == WORKER_OK && !ch_open(&ch, &job->cfg->dest))
+		rc = WORKER_RETRY;
+	if (rc == WORKER_OK) {
+		ch.caps = *job->caps;
+		ch.probed = true;
+		ch.compress = job->compress;
+		/* one backend and one snapshot for every partition this worker gets */
+		for (int pi = job->first; pi >= 0; pi = next_job(job)) {
+			rc = copy_partition(job, conn, &ch, pi);
+			if (rc != WORKER_OK)
+				break; /* the partition in hand failed: the supervisor sees it by the exit code */
+		}
+		if (rc == WORKER_OK && snapshot_stop)
+			rc = WORKER_STOPPED;
+	}
+	ch_close(&ch);
+	PQfinish(conn);
+	return rc;
 }

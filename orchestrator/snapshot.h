@@ -3,7 +3,10 @@
  * streaming RowBinary INSERT into ClickHouse.
  *
  * The worker runs in its own process (forked by the supervisor) and opens its own
- * connections. It imports the exported snapshot (REPEATABLE READ + SET TRANSACTION
+ * connections, once: it copies partition after partition in one REPEATABLE READ
+ * transaction, taking the next partition's number from a pipe until the supervisor closes
+ * it (one backend per worker, not per partition, spares the source the cost of a fresh
+ * backend faulting in shared_buffers each time). It imports the exported snapshot (REPEATABLE READ + SET TRANSACTION
  * SNAPSHOT), runs COPY (SELECT cols FROM ONLY leaf WHERE ctid range) TO STDOUT (FORMAT
  * binary), and feeds the INSERT from libcurl's read callback: each callback pulls COPY rows,
  * converts every field (rowbinary.c) and appends the row's version (the snapshot's
@@ -32,20 +35,22 @@ enum {
 
 typedef struct SnapshotJob {
 	const Config *cfg;
-	const Table *table;
-	const Partition *part;
-	int part_index;          /* in the plan: progress messages carry it */
+	const Catalog *cat;
+	const Partition *parts;  /* the plan (as it was when the worker was forked) */
+	int first;               /* the first partition to copy */
 	const char *snapshot_name;
 	uint64_t version;        /* consistent point - 1 */
 	const ChCaps *caps;
 	bool compress;
 	int progress_fd;
+	int cmd_fd;              /* further partition indexes from the supervisor; EOF: done */
 } SnapshotJob;
 
 /* Set by the worker's SIGTERM/SIGINT handler. */
 extern volatile sig_atomic_t snapshot_stop;
 
-/* Run one partition; returns a WORKER_* exit code. */
+/* Copy partitions until there are no more; returns a WORKER_* exit code (a failure is the
+ * partition in hand's). Each finished partition is reported with PROG_DONE. */
 int snapshot_worker_run(const SnapshotJob *job);
 
 #endif

@@ -29,7 +29,9 @@
 
 typedef struct Worker {
 	pid_t pid;
-	int part;
+	int part;       /* partition in hand, -1 when idle */
+	int cmd_fd;     /* write end: the next partition's index; closed: no more work */
+	uint64_t lsn;   /* the snapshot it imported */
 } Worker;
 
 typedef struct Sup {
@@ -122,7 +124,7 @@ static bool signals_install(void)
 }
 
 /* In a freshly forked child: die with the parent, own signal handlers, own role. */
-static void child_setup(Sup *s, const char *role)
+static void child_setup(Sup *s, const char *role, int keep_fd)
 {
 	pid_t parent = getppid();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -142,7 +144,7 @@ static void child_setup(Sup *s, const char *role)
 	/* let go of the supervisor's connections (the exported snapshot's among them): a worker
 	 * outliving a killed supervisor must not keep its walsender, and so the slot, busy */
 	for (int fd = 3; fd < 1024; fd++)
-		if (fd != s->prog_wr)
+		if (fd != s->prog_wr && fd != keep_fd)
 			close(fd);
 	log_set_role(role);
 	char name[16];
@@ -372,17 +374,15 @@ static bool all_done(Sup *s)
 	return true;
 }
 
-static bool launch(Sup *s, int pi)
+/* Mark a partition as running (on a worker holding snapshot lsn). */
+static void start_partition(Sup *s, int pi, uint64_t lsn)
 {
-	if (!s->snap_ok && !new_snapshot(s))
-		return false;
 	Partition *p = &s->plan.parts[pi];
-	Table *t = table_of(s, pi);
 	p->status = PART_RUNNING;
 	p->attempts++;
 	p->rows = 0;
 	p->bytes = 0;
-	p->snapshot_lsn = s->snap.lsn;
+	p->snapshot_lsn = lsn;
 	p->started = progress_now();
 	if (!s->active[p->table]) {
 		s->active[p->table] = true;
@@ -390,26 +390,92 @@ static bool launch(Sup *s, int pi)
 		if (!s->lines[p->table].started)
 			s->lines[p->table].started = p->started;
 	}
-	SnapshotJob job = {s->cfg, t, p, pi, s->snap.name, s->snap.lsn - 1, &s->ch->caps, s->ch->compress, s->prog_wr};
+	log_debug("%s partition %d started", table_of(s, pi)->display, p->number);
+}
+
+static void retire_worker(Worker *w)
+{
+	if (w->cmd_fd >= 0)
+		close(w->cmd_fd); /* end of work: it finishes and exits */
+	w->cmd_fd = -1;
+}
+
+static Worker *idle_worker(Sup *s)
+{
+	for (int i = 0; i < s->nworkers; i++) {
+		Worker *w = &s->workers[i];
+		if (w->part < 0 && w->cmd_fd >= 0)
+			return w;
+	}
+	return NULL;
+}
+
+/*
+ * Give partition pi to a worker: an idle one (whatever snapshot it imported: each is
+ * consistent, and the slot covers every change after the oldest), else a new one, which
+ * needs a live exported snapshot. Returns 1 if started, 0 if no worker can take it now,
+ * -1 on failure.
+ */
+static int launch(Sup *s, int pi, int limit)
+{
+	Worker *w = idle_worker(s);
+	if (w) {
+		int32_t idx = pi;
+		if (write(w->cmd_fd, &idx, sizeof idx) == (ssize_t)sizeof idx) {
+			w->part = pi;
+			start_partition(s, pi, w->lsn);
+			return 1;
+		}
+		retire_worker(w); /* it is gone: reaped soon */
+		return 0;
+	}
+	if (s->nworkers >= limit)
+		return 0;
+	if (!s->snap_ok && !new_snapshot(s))
+		return -1;
+	int cmd[2];
+	if (pipe(cmd) != 0) {
+		log_error("pipe: %s", strerror(errno));
+		return -1;
+	}
+	fcntl(cmd[1], F_SETFD, FD_CLOEXEC);
+	SnapshotJob job = {s->cfg, s->cat, s->plan.parts, pi, s->snap.name, s->snap.lsn - 1, &s->ch->caps,
+			   s->ch->compress, s->prog_wr, cmd[0]};
 	fflush(stdout);
 	fflush(stderr);
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
-		p->status = PART_TODO;
-		return false;
+		close(cmd[0]);
+		close(cmd[1]);
+		return -1;
 	}
 	if (pid == 0) {
-		child_setup(s, "snapshot");
+		child_setup(s, "snapshot", cmd[0]);
 		int rc = snapshot_worker_run(&job);
 		fflush(NULL);
 		_exit(rc);
 	}
-	s->workers[s->nworkers].pid = pid;
-	s->workers[s->nworkers].part = pi;
-	s->nworkers++;
-	log_debug("%s partition %d started (pid %d)", t->display, p->number, (int)pid);
-	return true;
+	close(cmd[0]);
+	w = &s->workers[s->nworkers++];
+	w->pid = pid;
+	w->part = pi;
+	w->cmd_fd = cmd[1];
+	w->lsn = s->snap.lsn;
+	start_partition(s, pi, w->lsn);
+	return 1;
+}
+
+/* Idle workers keep a snapshot open (holding back the source's xmin): let them go when no
+ * partition is waiting to be copied. */
+static void retire_idle(Sup *s)
+{
+	for (int i = 0; i < s->plan.nparts; i++)
+		if (s->plan.parts[i].status == PART_TODO && !s->stopping)
+			return;
+	for (int i = 0; i < s->nworkers; i++)
+		if (s->workers[i].part < 0)
+			retire_worker(&s->workers[i]);
 }
 
 static void update_lines(Sup *s)
@@ -431,6 +497,8 @@ static void update_lines(Sup *s)
 		l->done = l->parts_done == l->parts;
 	}
 }
+
+static void partition_done(Sup *s, int pi);
 
 static bool table_copying(Sup *s, int ti)
 {
@@ -496,6 +564,12 @@ static void drain_progress(Sup *s)
 				p->rows = m[i].rows;
 				p->bytes = (uint64_t)m[i].bytes;
 			}
+			if (m[i].kind == PROG_DONE && p->status == PART_RUNNING) {
+				for (int k = 0; k < s->nworkers; k++)
+					if (s->workers[k].part == m[i].part)
+						s->workers[k].part = -1;
+				partition_done(s, m[i].part);
+			}
 		}
 	}
 }
@@ -547,10 +621,8 @@ static void worker_exited(Sup *s, int pi, int status)
 	Partition *p = &s->plan.parts[pi];
 	Table *t = table_of(s, pi);
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	if (code == WORKER_OK) {
-		partition_done(s, pi);
-		return;
-	}
+	if (code == WORKER_OK)
+		code = WORKER_RETRY; /* exited with a partition in hand, unfinished */
 	p->status = PART_TODO;
 	p->rows = 0;
 	if (code == WORKER_STOPPED && (s->stopping || sup_stop))
@@ -640,10 +712,15 @@ static void reap(Sup *s)
 		for (int i = 0; i < s->nworkers; i++) {
 			if (s->workers[i].pid != pid)
 				continue;
+			retire_worker(&s->workers[i]);
+			s->workers[i].pid = 0;
+			drain_progress(s); /* its last PROG_DONE, if any, frees the partition */
 			int pi = s->workers[i].part;
 			s->workers[i] = s->workers[--s->nworkers];
-			drain_progress(s);
-			worker_exited(s, pi, status);
+			if (pi >= 0)
+				worker_exited(s, pi, status);
+			else if (!(WIFEXITED(status) && (WEXITSTATUS(status) == WORKER_OK || WEXITSTATUS(status) == WORKER_STOPPED)))
+				log_warn("an idle snapshot worker ended unexpectedly (status %d)", status);
 			break;
 		}
 	}
@@ -651,8 +728,10 @@ static void reap(Sup *s)
 
 static void stop_workers(Sup *s)
 {
-	for (int i = 0; i < s->nworkers; i++)
+	for (int i = 0; i < s->nworkers; i++) {
+		retire_worker(&s->workers[i]);
 		kill(s->workers[i].pid, SIGTERM);
+	}
 	if (s->stream_pid > 0)
 		kill(s->stream_pid, SIGTERM);
 }
@@ -667,7 +746,7 @@ static bool launch_stream(Sup *s)
 		return false;
 	}
 	if (pid == 0) {
-		child_setup(s, "stream");
+		child_setup(s, "stream", -1);
 		StreamOptions o = {s->cfg, s->cat, &s->ch->caps, s->ch->compress, 0, s->prog_wr};
 		int rc = stream_run(&o);
 		fflush(NULL);
@@ -686,7 +765,7 @@ static bool do_resyncs(Sup *s)
 			continue;
 		bool busy = false;
 		for (int i = 0; i < s->nworkers; i++)
-			if (s->plan.parts[s->workers[i].part].table == ti) {
+			if (s->workers[i].part >= 0 && s->plan.parts[s->workers[i].part].table == ti) {
 				kill(s->workers[i].pid, SIGTERM);
 				busy = true;
 			}
@@ -817,15 +896,17 @@ static void schedule(Sup *s)
 		}
 		if (s->run_mode)
 			manage_stream(s, now);
-		while (!s->stopping && s->nworkers < limit && !(s->run_mode && any_resync(s))) {
+		while (!s->stopping && !(s->run_mode && any_resync(s))) {
 			int pi = next_partition(s, now);
 			if (pi < 0)
 				break;
-			if (!launch(s, pi)) {
+			int r = launch(s, pi, limit);
+			if (r < 0)
 				s->failed = true;
+			if (r <= 0)
 				break;
-			}
 		}
+		retire_idle(s);
 		if (s->nworkers == 0 && s->stream_pid == 0 && (s->stopping || (!s->run_mode && all_done(s))))
 			break;
 		update_lines(s);
@@ -902,14 +983,24 @@ static void summary(Sup *s, bool complete)
 /* Everything copied: make the destination consistent at the largest snapshot used. */
 static bool finish_snapshot(Sup *s)
 {
-	if (s->max_lsn > s->slot_start) {
+	/* Partitions were read under one snapshot or more; changes made while the copy ran are
+	 * in the slot. Applying them up to where the WAL is now leaves the destination equal to
+	 * the source as of the end of the copy (at least the largest snapshot used, so that rows
+	 * moved between ctid ranges under different snapshots are covered, DESIGN.md §3). */
+	uint64_t upto = s->max_lsn;
+	PGresult *res = pg_query(s->pg, "SELECT pg_current_wal_lsn()");
+	uint64_t now = 0;
+	if (res && pg_parse_lsn(PQgetvalue(res, 0, 0), &now) && now > upto)
+		upto = now;
+	PQclear(res);
+	if (upto > s->slot_start) {
 		char from[32], to[32];
 		pg_format_lsn(s->slot_start, from, sizeof from);
-		pg_format_lsn(s->max_lsn, to, sizeof to);
-		log_info("some partitions were read under a later snapshot: applying changes from %s to %s from slot %s", from,
-			 to, s->cfg->pipe.slot);
-		if (!stream_catch_up(s->cfg, s->cat, &s->ch->caps, s->ch->compress, s->max_lsn))
+		pg_format_lsn(upto, to, sizeof to);
+		log_info("applying the changes made during the copy (%s to %s) from slot %s", from, to, s->cfg->pipe.slot);
+		if (!stream_catch_up(s->cfg, s->cat, &s->ch->caps, s->ch->compress, upto))
 			return false;
+		s->max_lsn = upto;
 	}
 	for (int ti = 0; ti < s->cat->ntables; ti++)
 		if (!write_table_row(s, ti, "done"))

@@ -51,6 +51,9 @@ is "$(pg -c "SELECT count(*) FROM pg_stat_replication WHERE application_name = '
 is "$(pg -c "SELECT pg_terminate_backend(${pids:-0})")" t "terminated it"
 poll_until 10 eval '[ -z "$(exporter)" ]'
 ok $? "it is gone"
+# Workers that imported the snapshot keep it (one transaction each): kill them too, so the
+# partitions left need new workers, and those a new snapshot.
+pkill -KILL -P "$sup" -x pgch-snapshot
 remaining=$(ch "SELECT count() FROM $STATE AND status != 'done'")
 ok $((!(remaining > 2))) "partitions remain to be started ($remaining not done)"
 kill -CONT "$sup"
