@@ -15,7 +15,7 @@ INSERT INTO single SELECT g, g * 10, 'row ' || g FROM generate_series(1, 1000) g
 CREATE TABLE comp (a int, b text, v int NOT NULL, PRIMARY KEY (a, b));
 INSERT INTO comp SELECT g % 10, 'k' || g, g FROM generate_series(1, 200) g;
 SQL
-write_config "$WORK/p.lua" 'pipe = { sync_interval = 1, batch_size = 200 }' 'tables = { "public.single", "public.comp" }'
+write_config "$WORK/p.lua" "pipe = { name = \"$T_NAME\", sync_interval = 1, batch_size = 200 }" 'tables = { "public.single", "public.comp" }'
 run_start "$WORK/p.lua"
 wait_streaming
 

@@ -20,9 +20,10 @@ cdc_cleanup() {
 }
 trap cdc_cleanup EXIT
 
-# run_start CONFIG: `pgch run CONFIG` in the background, logging to $RUN_LOG (appended).
+# run_start CONFIG [OPTIONS...]: `pgch OPTIONS run CONFIG` in the background, logging to
+# $RUN_LOG (appended).
 run_start() {
-	"$PGCH" run "$1" >>"$RUN_LOG" 2>&1 &
+	"$PGCH" "${@:2}" run "$1" >>"$RUN_LOG" 2>&1 &
 	RUN_PID=$!
 }
 
