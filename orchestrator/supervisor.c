@@ -22,6 +22,7 @@
 #include "pg.h"
 #include "plan.h"
 #include "progress.h"
+#include "schema.h"
 #include "slot.h"
 #include "snapshot.h"
 #include "state.h"
@@ -437,6 +438,23 @@ static void request_resync(Sup *s, int ti, const char *why)
 		kill(s->stream_pid, SIGTERM);
 		s->stream_stopping = true;
 	}
+}
+
+/* Columns added at the source while pgch was not running reach existing destination tables. */
+static bool add_new_columns(Sup *s)
+{
+	for (int ti = 0; ti < s->cat->ntables; ti++) {
+		bool unsure;
+		if (!schema_add_columns(s->ch, s->pg, s->cfg, &s->cat->tables[ti], &unsure))
+			return false;
+		if (unsure && s->run_mode)
+			request_resync(s, ti, "columns were added while pgch was not running and the old rows' values are unknown");
+		else if (unsure)
+			log_warn("%s: columns were added while pgch was not running and rows copied earlier may not have "
+				 "their values; copy it again with pgch snapshot --restart",
+				 s->cat->tables[ti].display);
+	}
+	return true;
 }
 
 static void stream_progress(Sup *s, const ProgressMsg *m)
@@ -979,7 +997,7 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 	for (int i = 0; i < s->plan.nparts; i++)
 		if (s->plan.parts[i].status == PART_DONE && s->plan.parts[i].snapshot_lsn > s->max_lsn)
 			s->max_lsn = s->plan.parts[i].snapshot_lsn;
-	if (!create_tables(s) || !record_plan(s, &st))
+	if (!create_tables(s) || !add_new_columns(s) || !record_plan(s, &st))
 		goto out;
 
 	int fds[2];
