@@ -8,12 +8,20 @@ RUN_PID=
 RUN_LOG=$WORK/run.log
 WAITED=0 # seconds the last wait_* took
 
+CDC_AT_EXIT=()
+
+# at_exit COMMAND: run COMMAND (with eval) when the test exits, however it exits, after
+# pgch run is stopped: put back what the test changed on the shared servers.
+at_exit() { CDC_AT_EXIT+=("$1"); }
+
 cdc_cleanup() {
 	if [ -n "$RUN_PID" ] && kill -0 "$RUN_PID" 2>/dev/null; then
 		kill -TERM "$RUN_PID" 2>/dev/null
 		for _ in $(seq 1 100); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$RUN_PID" 2>/dev/null
 	fi
+	local c
+	for c in "${CDC_AT_EXIT[@]}"; do eval "$c"; done
 	# slots are per cluster: do not leave this test's holding WAL for the tests after it
 	psql -X -q -At -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$DB' AND NOT active" >/dev/null 2>&1
 	rm -rf "$WORK"
