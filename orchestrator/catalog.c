@@ -803,12 +803,19 @@ static void pg_ident(Buf *b, const char *s)
 
 char *catalog_select_list(const Table *t)
 {
+	return catalog_select_list_except(t, NULL);
+}
+
+char *catalog_select_list_except(const Table *t, const bool *absent)
+{
 	Buf b;
 	buf_init(&b);
 	for (int i = 0; i < t->ncols; i++) {
 		if (i)
 			buf_puts(&b, ", ");
-		if (t->cols[i].binary) {
+		if (absent && absent[i]) {
+			buf_puts(&b, "NULL");
+		} else if (t->cols[i].binary) {
 			pg_ident(&b, t->cols[i].name);
 		} else {
 			/* the output function's form; num_nulls keeps NULL (format() would print '') and is
