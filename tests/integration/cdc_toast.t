@@ -82,7 +82,7 @@ pg -c "DELETE FROM tk WHERE id IN (1, 11, 21)" -c "DELETE FROM tn WHERE id IN (1
 is "$(pg -c "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM tk WHERE v > 5000")" "2:6002,12:6012" \
 	"rows updated, some then deleted, while pgch was stopped"
 run_start "$WORK/t1.lua" -v -v # debug lines say what the lookups found
-wait_until 60 "the stream worker to start again" eval '[ "$(grep -c "streaming from slot" "$RUN_LOG")" -ge 2 ]'
+wait_streaming
 for t in tk tn; do
 	all_big $t 17
 	same_big $t "after updates of rows deleted before pgch read them"

@@ -6,6 +6,7 @@
 # what pgch was doing. The run is killed when the test exits, whatever happened.
 RUN_PID=
 RUN_LOG=$WORK/run.log
+RUN_FROM=1 # first line of $RUN_LOG written by the current run
 WAITED=0 # seconds the last wait_* took
 
 CDC_AT_EXIT=()
@@ -31,6 +32,7 @@ trap cdc_cleanup EXIT
 # run_start CONFIG [OPTIONS...]: `pgch OPTIONS run CONFIG` in the background, logging to
 # $RUN_LOG (appended).
 run_start() {
+	RUN_FROM=$(($(cat "$RUN_LOG" 2>/dev/null | wc -l) + 1))
 	"$PGCH" "${@:2}" run "$1" >>"$RUN_LOG" 2>&1 &
 	RUN_PID=$!
 }
@@ -79,8 +81,9 @@ wait_until() {
 	done
 }
 
-# log_has REGEX: the run log has a matching line.
+# log_has REGEX: the run log has a matching line; run_has: one written by the current run.
 log_has() { grep -Eq -- "$1" "$RUN_LOG" 2>/dev/null; }
+run_has() { tail -n +"$RUN_FROM" "$RUN_LOG" 2>/dev/null | grep -Eq -- "$1"; }
 
 # stop_here DESCRIPTION: a failing test line, and no more tests (the rest would only time out).
 stop_here() {
@@ -89,12 +92,12 @@ stop_here() {
 	exit 1
 }
 
-# wait_streaming [SECONDS]: every table copied and a stream worker streaming; the test
-# stops here if that does not happen.
+# wait_streaming [SECONDS]: the current run has every table copied and a stream worker
+# streaming; the test stops here if that does not happen.
 wait_streaming() {
 	wait_until "${1:-60}" "pgch run to copy every table and stream" \
-		log_has 'every table is copied; streaming changes' || stop_here "pgch run copies every table"
-	wait_until 30 "the stream worker to start" log_has 'stream\[[0-9]+\] info: streaming from slot' ||
+		run_has 'every table is copied; streaming changes' || stop_here "pgch run copies every table"
+	wait_until 30 "the stream worker to start" run_has 'stream\[[0-9]+\] info: streaming from slot' ||
 		stop_here "the stream worker starts"
 }
 
