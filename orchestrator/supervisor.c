@@ -65,6 +65,7 @@ typedef struct Sup {
 	uint64_t stream_lsn;
 	bool copy_finished;    /* every table copied and recorded */
 	bool *resync;          /* per table: copy again once the stream has stopped */
+	uint64_t *truncated;   /* per table: LSN of the TRUNCATE that last made it copy again */
 	bool stream_stopping;  /* asked the stream worker to stop for a resync */
 } Sup;
 
@@ -466,9 +467,14 @@ static void stream_progress(Sup *s, const ProgressMsg *m)
 		break;
 	case PROG_RESYNC: request_resync(s, m->col, "its changes could not be applied"); break;
 	case PROG_TRUNCATE:
-		/* rows a running copy writes after the TRUNCATE would survive it */
-		if (table_copying(s, m->col))
+		/* rows a running copy writes after the TRUNCATE would survive it. The stream is
+		 * stopped inside the truncating transaction, so its next run reads that TRUNCATE
+		 * again: the new copy starts after it committed and covers it already. */
+		if (m->col >= 0 && m->col < s->cat->ntables && table_copying(s, m->col) &&
+		    (uint64_t)m->bytes > s->truncated[m->col]) {
+			s->truncated[m->col] = (uint64_t)m->bytes;
 			request_resync(s, m->col, "it was truncated while being copied");
+		}
 		break;
 	}
 }
@@ -988,6 +994,7 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 	}
 	s->workers = xcalloc((size_t)cfg->pipe.snapshot.workers + 1, sizeof(Worker));
 	s->resync = xcalloc((size_t)cat->ntables + 1, sizeof(bool));
+	s->truncated = xcalloc((size_t)cat->ntables + 1, sizeof(uint64_t));
 	for (int i = 0; i < s->plan.nparts; i++)
 		if (s->plan.parts[i].status == PART_DONE && s->plan.parts[i].snapshot_lsn > s->max_lsn)
 			s->max_lsn = s->plan.parts[i].snapshot_lsn;
@@ -1056,6 +1063,7 @@ out:
 	free(s->active);
 	free(s->workers);
 	free(s->resync);
+	free(s->truncated);
 	if (s->prog_rd >= 0)
 		close(s->prog_rd);
 	if (s->prog_wr >= 0)
