@@ -150,10 +150,6 @@ same_sample() {
 		"SELECT $2 FROM $CHDB.$1 FINAL WHERE _pgch_is_deleted = 0 AND ($4) ORDER BY $3" "$5"
 }
 
-# A 32-bit hash of a text value, the same number in both: for sums over text columns.
-pg_h() { echo "('x' || substr(md5($1), 1, 8))::bit(32)::bigint"; }
-ch_h() { echo "reinterpretAsUInt32(reverse(unhex(substring(hex(MD5($1)), 1, 8))))"; }
-
 # Pids of the running supervisor's children; the stream worker's pid (from the log).
 children() { ps --ppid "$RUN_PID" -o pid= 2>/dev/null | tr -d ' '; }
 stream_pid() { # the live stream worker, or nothing
@@ -169,8 +165,3 @@ stream_pid() { # the live stream worker, or nothing
 # VmHWM (peak resident set) of a process, in kB.
 vm_hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
-# The slot's confirmed position has passed PostgreSQL's current WAL position.
-pg_lsn_now() { psql -X -q -At -d "$DB" -c "SELECT pg_current_wal_lsn()"; }
-slot_past() { # slot_past SLOT LSN
-	[ "$(psql -X -q -At -d "$DB" -c "SELECT coalesce(confirmed_flush_lsn >= '$2', false) FROM pg_replication_slots WHERE slot_name = '$1'")" = t ]
-}
