@@ -149,6 +149,12 @@ same_sample() {
 	same_rows "SELECT $2 FROM $1 WHERE $4 ORDER BY $3" \
 		"SELECT $2 FROM $CHDB.$1 FINAL WHERE _pgch_is_deleted = 0 AND ($4) ORDER BY $3" "$5"
 }
+# wait_sample SECONDS TABLE COLS ORDER WHERE DESCRIPTION: the same, waited for. For changes
+# that leave counts and sums alone (two keys swapped).
+wait_sample() {
+	wait_same "$1" "SELECT $3 FROM $2 WHERE $5 ORDER BY $4" \
+		"SELECT $3 FROM $CHDB.$2 FINAL WHERE _pgch_is_deleted = 0 AND ($5) ORDER BY $4" "$6"
+}
 
 # Pids of the running supervisor's children; the stream worker's pid (from the log).
 children() { ps --ppid "$RUN_PID" -o pid= 2>/dev/null | tr -d ' '; }
