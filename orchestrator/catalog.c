@@ -8,6 +8,7 @@
 #include "catalog.h"
 
 #include <ctype.h>
+#include <lauxlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "buf.h"
 #include "ch.h"
+#include "hooks.h"
 #include "log.h"
 #include "pg.h"
 
@@ -23,6 +25,7 @@
 typedef struct Candidate {
 	uint32_t oid;
 	char *schema, *name, *display;
+	char *root; /* for a partition: its partitioned root table, "schema.name" */
 	char relkind, replident;
 	bool is_partition;
 } Candidate;
@@ -58,6 +61,8 @@ static const char *closest_table(Candidate *cands, int n, const char *name)
 	const char *best = NULL;
 	int bestd = 4;
 	for (int i = 0; i < n; i++) {
+		if (cands[i].is_partition)
+			continue; /* never suggest what would be refused */
 		int d = config_edit_distance(name, cands[i].display);
 		if (d < bestd) {
 			bestd = d;
@@ -408,6 +413,8 @@ static bool attnums_to_cols(const Table *t, const int *att, int n, int **out)
 	return true;
 }
 
+static bool check_order(const Config *cfg, Table *t);
+
 /*
  * Decide the dedup key and ORDER BY (DESIGN.md §4). A table may be published only with a
  * usable replica identity; the key is the replica-identity columns; ORDER BY contains it.
@@ -430,10 +437,18 @@ static bool decide_keys(PGconn *conn, const Config *cfg, Table *t)
 		const char *why = t->replident == 'n' ? "has REPLICA IDENTITY NOTHING"
 			       : t->replident == 'i' ? "has REPLICA IDENTITY USING INDEX on an index that no longer exists"
 						     : "has no primary key";
-		log_error("%s %s: publishing it would make its UPDATEs and DELETEs fail on the source. Fix: add a "
-			  "primary key (ALTER TABLE %s ADD PRIMARY KEY (...)), or ALTER TABLE %s REPLICA IDENTITY FULL "
-			  "and set order_by for it in the config, or exclude it",
-			  t->display, why, t->qualified, t->qualified);
+		if (npk > 0) /* it has a primary key: identity DEFAULT is the fix */
+			config_error_at(cfg, r ? r->line : 0,
+					"%s %s: publishing it would make its UPDATEs and DELETEs fail on the source. Fix: "
+					"ALTER TABLE %s REPLICA IDENTITY DEFAULT (its primary key becomes the identity), or "
+					"exclude it",
+					t->display, why, t->qualified);
+		else
+			config_error_at(cfg, r ? r->line : 0,
+					"%s %s: publishing it would make its UPDATEs and DELETEs fail on the source. Fix: add "
+					"a primary key (ALTER TABLE %s ADD PRIMARY KEY (...)), or ALTER TABLE %s REPLICA "
+					"IDENTITY FULL and set order_by for it in the config, or exclude it",
+					t->display, why, t->qualified, t->qualified);
 		ok = false;
 		goto out;
 	}
@@ -477,6 +492,18 @@ static bool decide_keys(PGconn *conn, const Config *cfg, Table *t)
 		ok = false;
 		goto out;
 	}
+	ok = check_order(cfg, t);
+out:
+	free(pk);
+	free(ri);
+	return ok;
+}
+
+/* The ORDER BY rules of DESIGN.md §4 (also after a hook changed order_by). */
+static bool check_order(const Config *cfg, Table *t)
+{
+	const TableRule *r = t->rule;
+	bool ok = true;
 	for (int i = 0; i < t->nkey; i++) {
 		if (!in_list(t->order, t->norder, t->key[i])) {
 			Buf k;
@@ -487,8 +514,7 @@ static bool decide_keys(PGconn *conn, const Config *cfg, Table *t)
 					"ORDER BY, and deletes carry only the key",
 					t->display, k.data);
 			buf_free(&k);
-			ok = false;
-			goto out;
+			return false;
 		}
 	}
 	for (int i = 0; i < t->norder; i++) {
@@ -515,9 +541,6 @@ static bool decide_keys(PGconn *conn, const Config *cfg, Table *t)
 		}
 		c->ch.nullable = false;
 	}
-out:
-	free(pk);
-	free(ri);
 	return ok;
 }
 
@@ -563,6 +586,42 @@ static bool check_partition_by(const Config *cfg, Table *t)
 		p++;
 	}
 	return ok;
+}
+
+/* ---------------------------------------------------------------- privileges */
+
+/* The snapshot reads the table (FROM ONLY each leaf): the user needs SELECT on all of them.
+ * Checked before anything reads rows, so a missing grant is one message with its fix. */
+static bool check_select(PGconn *conn, Table *t, bool *ok)
+{
+	char oidbuf[16];
+	snprintf(oidbuf, sizeof oidbuf, "%u", t->oid);
+	const char *params[1] = {oidbuf};
+	PGresult *res = pg_query_params(conn,
+					t->relkind == 'p'
+						? "SELECT format('%I.%I', n.nspname, c.relname), quote_ident(current_user) FROM pg_class c "
+						  "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE (c.oid = $1::oid OR c.oid IN (SELECT "
+						  "relid FROM pg_partition_tree($1::oid) WHERE isleaf)) AND NOT has_table_privilege(c.oid, "
+						  "'SELECT') ORDER BY c.oid <> $1::oid, 1"
+						: "SELECT format('%I.%I', n.nspname, c.relname), quote_ident(current_user) FROM pg_class c "
+						  "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid AND NOT "
+						  "has_table_privilege(c.oid, 'SELECT')",
+					1, params);
+	if (!res)
+		return false;
+	if (PQntuples(res) > 0) {
+		Buf list;
+		buf_init(&list);
+		for (int i = 0; i < PQntuples(res); i++)
+			buf_printf(&list, "%s%s", i ? ", " : "", PQgetvalue(res, i, 0));
+		log_error("%s cannot SELECT from %s%s (the snapshot reads it with COPY). Fix: GRANT SELECT ON %s TO %s",
+			  PQgetvalue(res, 0, 1), t->display, t->relkind == 'p' ? " or its partitions" : "", list.data,
+			  PQgetvalue(res, 0, 1));
+		buf_free(&list);
+		*ok = false;
+	}
+	PQclear(res);
+	return true;
 }
 
 /* ---------------------------------------------------------------- leaves and sizes */
@@ -642,7 +701,9 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 	cat->server_version = PQserverVersion(conn);
 	cat->dbname = xstrdup(PQdb(conn));
 	PGresult *res = pg_query(conn,
-				 "SELECT c.oid, n.nspname, c.relname, c.relkind, c.relreplident, c.relispartition "
+				 "SELECT c.oid, n.nspname, c.relname, c.relkind, c.relreplident, c.relispartition, "
+				 "(SELECT rn.nspname || '.' || r.relname FROM pg_class r JOIN pg_namespace rn "
+				 "ON rn.oid = r.relnamespace WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)) "
 				 "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 				 "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
 				 "AND n.nspname !~ '^pg_toast' AND n.nspname !~ '^pg_temp' "
@@ -660,6 +721,7 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 		c->relkind = PQgetvalue(res, i, 3)[0];
 		c->replident = PQgetvalue(res, i, 4)[0];
 		c->is_partition = PQgetvalue(res, i, 5)[0] == 't';
+		c->root = xstrdup(PQgetvalue(res, i, 6));
 	}
 	PQclear(res);
 
@@ -668,24 +730,38 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 	for (int r = 0; r < cfg->n_rules; r++) {
 		TableRule *rule = &cfg->rules[r];
 		rule->matches = 0;
+		const Candidate *leaf = NULL;
 		for (int i = 0; i < n; i++) {
 			if (!rule_matches(rule, cands[i].display))
 				continue;
 			if (cands[i].is_partition) {
 				if (!rule->wildcard && !rule->excluded) {
 					config_error_at(cfg, rule->line,
-							"%s is a partition of a partitioned table: select the partitioned table; its "
+							"%s is a partition of partitioned table %s: select %s instead; its "
 							"partitions are copied with it",
-							rule->pattern);
+							rule->pattern, cands[i].root, cands[i].root);
 					ok = false;
 				}
+				if (!leaf)
+					leaf = &cands[i];
 				continue;
 			}
 			rule->matches++;
 		}
-		if (rule->matches == 0 && ok) {
+		if (rule->matches == 0 && leaf && !rule->excluded && ok) {
+			/* patterns select root tables: one that only names partitions selects nothing */
+			config_error_at(cfg, rule->line,
+					"\"%s\" matches only partitions of partitioned tables (such as %s, a partition of %s): "
+					"select %s instead; its partitions are copied with it",
+					rule->pattern, leaf->display, leaf->root, leaf->root);
+			ok = false;
+		} else if (rule->matches == 0 && ok) {
 			const char *hint = closest_table(cands, n, rule->pattern);
-			if (rule->excluded) {
+			if (rule->excluded && leaf) {
+				log_warn("%s:%d: tables.exclude \"%s\" names partitions (such as %s of %s): a partitioned table is "
+					 "copied whole; exclude %s, or leave this out",
+					 cfg->path, rule->line, rule->pattern, leaf->display, leaf->root, leaf->root);
+			} else if (rule->excluded) {
 				log_warn("%s:%d: tables.exclude \"%s\" matches no table", cfg->path, rule->line, rule->pattern);
 			} else {
 				config_error_at(cfg, rule->line, "\"%s\" matches no table in database %s%s%s%s", rule->pattern,
@@ -714,6 +790,7 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 		t->relkind = cands[i].relkind;
 		t->replident = cands[i].replident;
 		t->rule = rule;
+		t->refused = true; /* until its checks pass */
 		t->target = rule->target ? xstrdup(rule->target) : default_target(t->schema, t->name);
 		t->partition_by = rule->partition_by ? xstrdup(rule->partition_by) : NULL;
 	}
@@ -721,6 +798,7 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 		free(cands[i].schema);
 		free(cands[i].name);
 		free(cands[i].display);
+		free(cands[i].root);
 	}
 	free(cands);
 	if (!ok)
@@ -728,7 +806,10 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 
 	for (int i = 0; i < cat->ntables; i++) {
 		Table *t = &cat->tables[i];
-		bool tok = check_column_names(conn, cfg, t);
+		bool tok, can_read = true; /* without SELECT the rest is still checked, but no rows are read */
+		if (!check_select(conn, t, &can_read))
+			return false;
+		tok = check_column_names(conn, cfg, t);
 		if (tok && !load_columns(conn, cfg, caps, t, &tok))
 			return false;
 		if (tok && t->ncols == 0) {
@@ -737,8 +818,11 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 		}
 		if (tok)
 			tok = decide_keys(conn, cfg, t) && check_partition_by(cfg, t);
-		if (tok && !load_leaves(conn, t))
+		if (tok && cfg->hook_on_table != LUA_NOREF)
+			tok = hooks_on_table(cfg, caps, t) && check_order(cfg, t) && check_partition_by(cfg, t);
+		if (tok && can_read && !load_leaves(conn, t))
 			return false;
+		tok = tok && can_read;
 		for (int j = 0; j < i; j++)
 			if (strcmp(cat->tables[j].target, t->target) == 0) {
 				config_error_at(cfg, t->rule ? t->rule->line : 0,
@@ -746,6 +830,7 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 						cat->tables[j].display, t->display, t->target);
 				tok = false;
 			}
+		t->refused = !tok;
 		ok = ok && tok;
 	}
 	return ok;
@@ -801,6 +886,21 @@ static void pg_ident(Buf *b, const char *s)
 	buf_put_u8(b, '"');
 }
 
+void catalog_select_expr(const Table *t, int c, Buf *b)
+{
+	if (t->cols[c].binary) {
+		pg_ident(b, t->cols[c].name);
+		return;
+	}
+	/* the output function's form; num_nulls keeps NULL (format() would print '') and is
+	 * not fooled by a composite whose fields are all NULL */
+	buf_puts(b, "CASE WHEN num_nulls(");
+	pg_ident(b, t->cols[c].name);
+	buf_puts(b, ") = 0 THEN format('%s', ");
+	pg_ident(b, t->cols[c].name);
+	buf_puts(b, ") END");
+}
+
 char *catalog_select_list(const Table *t)
 {
 	return catalog_select_list_except(t, NULL);
@@ -813,19 +913,10 @@ char *catalog_select_list_except(const Table *t, const bool *absent)
 	for (int i = 0; i < t->ncols; i++) {
 		if (i)
 			buf_puts(&b, ", ");
-		if (absent && absent[i]) {
+		if (absent && absent[i])
 			buf_puts(&b, "NULL");
-		} else if (t->cols[i].binary) {
-			pg_ident(&b, t->cols[i].name);
-		} else {
-			/* the output function's form; num_nulls keeps NULL (format() would print '') and is
-			 * not fooled by a composite whose fields are all NULL */
-			buf_puts(&b, "CASE WHEN num_nulls(");
-			pg_ident(&b, t->cols[i].name);
-			buf_puts(&b, ") = 0 THEN format('%s', ");
-			pg_ident(&b, t->cols[i].name);
-			buf_puts(&b, ") END");
-		}
+		else
+			catalog_select_expr(t, i, &b);
 	}
 	return buf_steal(&b);
 }

@@ -7,8 +7,10 @@
  * per-table options (target, order_by, exclude_columns, partition_by, types), and checks
  * what DESIGN.md §3–4 require: a replica identity that lets the source keep writing, a
  * dedup key equal to the replica-identity columns inside ORDER BY, no Nullable sorting
- * columns, PARTITION BY only over ORDER BY columns, unique target names. Every refusal is
- * one message naming the table or column and the statement or setting that fixes it.
+ * columns, PARTITION BY only over ORDER BY columns, unique target names, SELECT privilege on
+ * the table and its leaves. Every refusal is one message naming the table or column and the
+ * statement or setting that fixes it; a fix that is a statement to run follows ". Fix: "
+ * (pgch check splits the message there into its finding and its fix).
  */
 #ifndef PGCH_CATALOG_H
 #define PGCH_CATALOG_H
@@ -17,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "config.h"
 #include "types.h"
 
@@ -71,6 +74,7 @@ typedef struct Table {
 	char **after;           /* statements from hooks, run after CREATE TABLE */
 	int nafter;
 	bool has_generated;
+	bool refused;           /* not usable: a problem was reported, or discovery stopped first */
 } Table;
 
 typedef struct Catalog {
@@ -81,8 +85,9 @@ typedef struct Catalog {
 } Catalog;
 
 /*
- * Discover and map. On any problem, every message is logged (all tables are checked, so
- * one run shows every problem) and false is returned.
+ * Discover and map. Problems of every table are logged (one message each; all tables are
+ * checked, so one run shows every problem) before false is returned; the tables with a
+ * problem are marked `refused`, the others are complete. A failing query stops discovery.
  */
 bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catalog *cat);
 void catalog_free(Catalog *cat);
@@ -95,6 +100,8 @@ void catalog_free_columns(Column *cols, int n);
 /* Find a table by source display name or target. */
 Table *catalog_find(Catalog *cat, const char *name);
 
+/* One column as the snapshot selects it: as is when binary, else its text output form. */
+void catalog_select_expr(const Table *t, int col, Buf *out);
 /* The snapshot SELECT list: binary columns as is, others through format('%s', col). */
 char *catalog_select_list(const Table *t);
 /* The same with NULL in place of the columns marked in absent (dropped at the source). */

@@ -15,10 +15,13 @@
 #include "log.h"
 #include "pg.h"
 #include "plan.h"
+#include "preflight.h"
 #include "progress.h"
 #include "slot.h"
 #include "state.h"
 #include "supervisor.h"
+#include "verify.h"
+#include "tunnel.h"
 
 /* What every command starts from: config, source connection, probed destination, catalog. */
 typedef struct Session {
@@ -28,6 +31,7 @@ typedef struct Session {
 	bool ch_open;
 	Catalog cat;
 	bool have_cat;
+	pid_t tunnel; /* SSH tunnel process, 0 without source.ssh */
 } Session;
 
 static void session_close(Session *s)
@@ -38,6 +42,11 @@ static void session_close(Session *s)
 		ch_close(&s->ch);
 	if (s->pg)
 		PQfinish(s->pg);
+	if (s->tunnel) {
+		tunnel_stop(s->tunnel);
+		pg_tunnel_port = 0;
+		pg_tunnel_pid = 0;
+	}
 	config_free(s->cfg);
 	memset(s, 0, sizeof *s);
 }
@@ -49,8 +58,11 @@ static int session_open(Session *s, const char *config, bool discover)
 	s->cfg = config_load(config);
 	if (!s->cfg)
 		return 2;
+	if (s->cfg->source.has_ssh && !tunnel_start(s->cfg, &pg_tunnel_port, &s->tunnel))
+		return 1;
+	pg_tunnel_pid = s->tunnel;
 	s->pg = pg_connect(s->cfg, PG_CONN_NORMAL, "cli");
-	if (!s->pg)
+	if (!s->pg || !preflight_refuse_pooler(s->cfg, s->pg))
 		return 1;
 	if (!ch_open(&s->ch, &s->cfg->dest))
 		return 1;
@@ -81,17 +93,23 @@ int cli_plan(const char *config, const CliOptions *o)
 	return rc;
 }
 
-static int not_yet(const char *what)
-{
-	log_error("pgch %s is not available in this build yet", what);
-	return 1;
-}
-
 int cli_check(const char *config, const CliOptions *o)
 {
-	(void)config;
-	(void)o;
-	return not_yet("check");
+	Config *cfg = config_load(config);
+	if (!cfg)
+		return 2;
+	pid_t tunnel = 0;
+	int rc;
+	if (cfg->source.has_ssh && !tunnel_start(cfg, &pg_tunnel_port, &tunnel))
+		rc = 1; /* the tunnel said why */
+	else
+		rc = preflight_check(cfg, o->json);
+	if (tunnel) {
+		tunnel_stop(tunnel);
+		pg_tunnel_port = 0;
+	}
+	config_free(cfg);
+	return rc;
 }
 
 int cli_snapshot(const char *config, const CliOptions *o)
@@ -243,8 +261,12 @@ int cli_status(const char *config, const CliOptions *o)
 			buf_json_string(&out, r->target);
 			buf_puts(&out, ", \"status\": ");
 			buf_json_string(&out, r->status);
-			buf_printf(&out, ", \"rows_copied\": %llu, \"partitions\": %d, \"partitions_done\": %d, \"last_sync\": ",
-				   (unsigned long long)r->rows, parts, done);
+			long long unrep = strncmp(r->info, "unrepresentable values: ", 24) == 0 ? atoll(r->info + 24) : 0;
+			buf_printf(&out, ", \"rows_copied\": %llu, \"partitions\": %d, \"partitions_done\": %d, "
+					 "\"unrepresentable_values\": %lld, \"info\": ",
+				   (unsigned long long)r->rows, parts, done, unrep);
+			buf_json_string(&out, r->info);
+			buf_puts(&out, ", \"last_sync\": ");
 			buf_json_string(&out, synced);
 			if (age >= 0)
 				buf_printf(&out, ", \"seconds_since_sync\": %.0f}", age);
@@ -255,6 +277,8 @@ int cli_status(const char *config, const CliOptions *o)
 			progress_format_count((int64_t)r->rows, rows, sizeof rows);
 			snprintf(ps, sizeof ps, "%d/%d", done, parts);
 			buf_printf(&out, "%-36s %-14s %14s %6s  %s\n", r->table, r->status, rows, ps, synced[0] ? synced : "-");
+			if (r->info[0])
+				buf_printf(&out, "  %s\n", r->info);
 		}
 		first = false;
 		buf_free(&q);
@@ -321,4 +345,78 @@ int cli_drop(const char *config, const CliOptions *o)
 out:
 	session_close(&s);
 	return rc;
+}
+
+int cli_verify(const char *config, const CliOptions *o)
+{
+	Session s;
+	int rc = session_open(&s, config, true);
+	if (rc == 0)
+		rc = verify_run(s.cfg, s.pg, &s.ch, &s.cat, o->json);
+	session_close(&s);
+	return rc;
+}
+
+/* Write one control request for a running (or the next) `pgch run` to pick up. */
+static int request(Session *s, const char *table, const char *target, int part, const char *status, const char *info)
+{
+	StateRow r;
+	memset(&r, 0, sizeof r);
+	r.table = (char *)table;
+	r.target = (char *)target;
+	r.part = part;
+	r.status = (char *)status;
+	r.info = (char *)info;
+	return state_ensure(&s->ch, s->cfg) && state_write(&s->ch, s->cfg, &r, 1) ? 0 : 1;
+}
+
+int cli_resync(const char *config, const CliOptions *o)
+{
+	if (!o->table) {
+		log_error("resync needs the table to copy again: pgch resync CONFIG --table schema.table");
+		return 2;
+	}
+	Session s;
+	int rc = session_open(&s, config, true);
+	if (rc == 0) {
+		Table *t = catalog_find(&s.cat, o->table);
+		if (!t) {
+			log_error("%s is not one of the tables this config selects", o->table);
+			rc = 2;
+		} else {
+			rc = request(&s, t->display, t->target, -1, "resync_requested", "requested by pgch resync");
+			if (rc == 0)
+				log_info("%s will be copied again by pgch run (within a few seconds if it is running, else when "
+					 "it starts)",
+					 t->display);
+		}
+	}
+	session_close(&s);
+	return rc;
+}
+
+static int pause_or_resume(const char *config, bool pause)
+{
+	Session s;
+	int rc = session_open(&s, config, false);
+	if (rc == 0) {
+		rc = request(&s, "", "", -2, pause ? "paused" : "running", pause ? "pgch pause" : "pgch resume");
+		if (rc == 0)
+			log_info("%s: pgch run %s (the slot keeps its position)", s.cfg->pipe.name,
+				 pause ? "stops consuming changes within a few seconds" : "consumes changes again");
+	}
+	session_close(&s);
+	return rc;
+}
+
+int cli_pause(const char *config, const CliOptions *o)
+{
+	(void)o;
+	return pause_or_resume(config, true);
+}
+
+int cli_resume(const char *config, const CliOptions *o)
+{
+	(void)o;
+	return pause_or_resume(config, false);
 }

@@ -22,5 +22,9 @@ int cli_snapshot(const char *config, const CliOptions *o);
 int cli_run(const char *config, const CliOptions *o);
 int cli_status(const char *config, const CliOptions *o);
 int cli_drop(const char *config, const CliOptions *o);
+int cli_verify(const char *config, const CliOptions *o);
+int cli_resync(const char *config, const CliOptions *o);
+int cli_pause(const char *config, const CliOptions *o);
+int cli_resume(const char *config, const CliOptions *o);
 
 #endif

@@ -143,7 +143,7 @@ static int sandbox_newindex(lua_State *L)
 		lua_rawset(L, 1);
 		return 0;
 	}
-	luaL_where(L, 2);
+	luaL_where(L, 1);
 	const char *hint = name ? closest(name, known_globals) : NULL;
 	if (hint)
 		lua_pushfstring(L, "unknown global '%s'; did you mean '%s'?", name ? name : "?", hint);
@@ -160,7 +160,7 @@ static int sandbox_index(lua_State *L)
 	const char *name = lua_tostring(L, 2);
 	if (name && is_known_global(name))
 		return 0; /* optional globals read as nil */
-	luaL_where(L, 2);
+	luaL_where(L, 1);
 	lua_pushfstring(L, "undefined variable '%s'", name ? name : "?");
 	lua_concat(L, 2);
 	return lua_error(L);
@@ -990,6 +990,13 @@ static void finish(Parser *p)
 }
 
 /* ---------------------------------------------------------------- public */
+
+void config_reset_budget(const Config *cfg)
+{
+	Sandbox *sb;
+	lua_getallocf(cfg->L, (void **)&sb);
+	sb->instructions = 0;
+}
 
 Config *config_load(const char *path)
 {

@@ -104,6 +104,9 @@ typedef struct Config {
 	int hook_on_table;  /* registry ref or LUA_NOREF */
 } Config;
 
+/* Give a hook call a fresh instruction budget. */
+void config_reset_budget(const Config *cfg);
+
 /* Load and validate; on failure the error has been printed and NULL is returned. */
 Config *config_load(const char *path);
 void config_free(Config *cfg);

@@ -16,6 +16,7 @@ static LogLevel log_level = LOG_INFO;
 static void (*hook_before)(void);
 static void (*hook_after)(void);
 static bool log_plain = true;
+static LogCapture capture;
 
 void log_set_role(const char *role)
 {
@@ -41,6 +42,13 @@ void log_set_hooks(void (*before)(void), void (*after)(void))
 {
 	hook_before = before;
 	hook_after = after;
+}
+
+LogCapture log_capture(LogCapture next)
+{
+	LogCapture prev = capture;
+	capture = next;
+	return prev;
 }
 
 void log_msg(LogLevel level, const char *fmt, ...)
@@ -74,6 +82,11 @@ void log_msg(LogLevel level, const char *fmt, ...)
 	for (size_t i = (size_t)n; i < len; i++)
 		if (line[i] == '\n')
 			line[i] = ' ';
+	if (capture.fn && level >= LOG_WARN) {
+		line[len] = '\0';
+		capture.fn(capture.ctx, level, line + n);
+		return;
+	}
 	line[len++] = '\n';
 	if (hook_before)
 		hook_before();

@@ -22,6 +22,17 @@ void log_set_timestamps(bool on);
 LogLevel log_get_level(void);
 /* When a progress display owns the terminal, it is told before and after each log line. */
 void log_set_hooks(void (*before)(void), void (*after)(void));
+/*
+ * Hand warnings and errors to fn (the bare message, one line, no prefix) instead of writing
+ * them: `pgch check` turns what the modules it calls would have logged into findings, so
+ * every problem is still described once, by the code that found it. {NULL, NULL} writes
+ * them again. Returns the capture it replaces, for the caller to restore.
+ */
+typedef struct LogCapture {
+	void (*fn)(void *ctx, LogLevel level, const char *msg);
+	void *ctx;
+} LogCapture;
+LogCapture log_capture(LogCapture next);
 
 void log_msg(LogLevel level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

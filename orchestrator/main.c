@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "keygen.h"
 #include "log.h"
 
 #define PGCH_VERSION "0.1.0"
@@ -23,13 +24,18 @@ static const char usage_text[] =
 	"  snapshot CONFIG   copy the selected tables once and exit (a batch migration); resumable\n"
 	"  run      CONFIG   snapshot what is not copied yet, then stream changes until stopped\n"
 	"  status   CONFIG   per-table progress, rows, last sync and replication slot lag\n"
+	"  verify   CONFIG   compare source and destination table by table (counts, key sums)\n"
+	"  resync   CONFIG --table T   copy one table again while the pipe runs\n"
+	"  pause | resume CONFIG       stop / restart consuming changes; the slot keeps its position\n"
 	"  drop     CONFIG   remove the replication slot and publication (--tables: the tables too)\n"
+	"  keygen   PATH     write an ed25519 key pair PATH, PATH.pub for the SSH bastion (source.ssh)\n"
 	"\n"
 	"Options:\n"
 	"  --json          machine-readable output (plan, check, status, and snapshot's summary)\n"
 	"  --keep-slot     snapshot: keep the replication slot so `pgch run` continues from it\n"
 	"  --restart       snapshot/run: forget recorded progress and copy everything again\n"
 	"  --tables        drop: also drop the ClickHouse tables\n"
+	"  --table T       resync: the table to copy again (schema.table or its ClickHouse name)\n"
 	"  -v, --verbose   more log lines (repeat for debug)\n"
 	"  -q, --quiet     warnings and errors only\n"
 	"  -h, --help      this help;  --version  the version\n"
@@ -46,6 +52,12 @@ static const char usage_text[] =
 	"Read a table in ClickHouse as:  SELECT ... FROM t FINAL WHERE _pgch_is_deleted = 0\n"
 	"Exit status: 0 success, 1 failure (one line on stderr says why), 2 usage or config error.\n"
 	"Documentation: README.md; examples in contrib/.\n";
+
+static int keygen_command(const char *path, const CliOptions *o)
+{
+	(void)o;
+	return keygen_write(path) ? 0 : 1;
+}
 
 int main(int argc, char **argv)
 {
@@ -94,12 +106,16 @@ int main(int argc, char **argv)
 	} commands[] = {
 		{"check", cli_check},	{"plan", cli_plan}, {"snapshot", cli_snapshot},
 		{"run", cli_run},	{"status", cli_status}, {"drop", cli_drop},
+		{"verify", cli_verify}, {"resync", cli_resync}, {"pause", cli_pause},
+		{"resume", cli_resume},
+		{"keygen", keygen_command},
 	};
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(cmd, commands[i].name) != 0)
 			continue;
 		if (optind != argc - 1) {
-			log_error("%s needs exactly one CONFIG file (pgch %s CONFIG)", cmd, cmd);
+			const char *what = commands[i].fn == keygen_command ? "PATH" : "CONFIG";
+			log_error("%s needs exactly one %s (pgch %s %s)", cmd, what, cmd, what);
 			return 2;
 		}
 		curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -12,6 +12,7 @@
 #include "log.h"
 
 int pg_tunnel_port;
+pid_t pg_tunnel_pid;
 
 #define SESSION_OPTIONS \
 	"-c datestyle=ISO,MDY -c timezone=UTC -c intervalstyle=postgres -c extra_float_digits=3 -c bytea_output=hex"
@@ -86,9 +87,18 @@ PGconn *pg_connect(const Config *cfg, PgConnKind kind, const char *role)
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
 		char where[256];
 		pg_describe(cfg, where, sizeof where);
-		log_error("cannot connect to PostgreSQL at %s%s: %s", where,
-			  kind == PG_CONN_REPLICATION ? " (replication connection)" : "",
-			  conn ? PQerrorMessage(conn) : "out of memory");
+		const char *err = conn ? PQerrorMessage(conn) : "out of memory";
+		/* PgBouncer's wording; PostgreSQL says "unrecognized configuration parameter" */
+		bool pooler = strstr(err, "unsupported startup parameter") != NULL;
+		int errlen = (int)strlen(err);
+		while (errlen > 0 && (err[errlen - 1] == '\n' || err[errlen - 1] == ' '))
+			errlen--;
+		log_error("cannot connect to PostgreSQL at %s%s: %.*s%s", where,
+			  kind == PG_CONN_REPLICATION ? " (replication connection)" : "", errlen, err,
+			  pooler ? " -- that answer comes from a connection pooler (PgBouncer), not PostgreSQL; pgch needs "
+				   "the replication protocol and its own session settings. Fix: connect directly to "
+				   "PostgreSQL (source.host and source.port of the database server, usually port 5432)"
+				 : "");
 		PQfinish(conn);
 		return NULL;
 	}

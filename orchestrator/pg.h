@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 
@@ -22,6 +23,8 @@ typedef enum PgConnKind { PG_CONN_NORMAL, PG_CONN_REPLICATION } PgConnKind;
 
 /* Local port of the SSH tunnel (0: none). Set once by the supervisor before forking. */
 extern int pg_tunnel_port;
+/* Its process (0: none), so the supervisor notices when it exits. */
+extern pid_t pg_tunnel_pid;
 
 PGconn *pg_connect(const Config *cfg, PgConnKind kind, const char *role);
 /* Describe the target for messages: "host:port/dbname as user". */

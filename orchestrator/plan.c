@@ -21,6 +21,10 @@ void plan_partitions(const Catalog *cat, const Config *cfg, Plan *plan)
 		for (int li = 0; li < t->nleaves; li++) {
 			const Leaf *l = &t->leaves[li];
 			int64_t n = l->est_rows > rpp ? (l->est_rows + rpp - 1) / rpp : 1;
+			/* a multiple of the workers, so the last wave does not run with workers idle */
+			int64_t w = cfg->pipe.snapshot.workers;
+			if (n > 1 && n % w)
+				n += w - n % w;
 			if (n > l->pages)
 				n = l->pages > 0 ? l->pages : 1;
 			int64_t per = n > 1 ? (l->pages + n - 1) / n : 0;
@@ -210,6 +214,11 @@ void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const C
 				buf_free(&w);
 				first = false;
 			}
+			buf_puts(&out, "], \"after\": [");
+			for (int k = 0; k < t->nafter; k++) {
+				buf_puts(&out, k ? ", " : "");
+				buf_json_string(&out, t->after[k]);
+			}
 			buf_puts(&out, "], \"notes\": [");
 			print_notes(t, &out, true);
 			buf_puts(&out, "]}");
@@ -231,6 +240,8 @@ void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const C
 					   w.len ? w.data : " (all)", (long long)p->est_rows);
 				buf_free(&w);
 			}
+			for (int k = 0; k < t->nafter; k++)
+				buf_printf(&out, "  after: %s\n", t->after[k]);
 			print_notes(t, &out, false);
 		}
 		buf_free(&ddl);

@@ -121,7 +121,7 @@ void progress_display_draw(const ProgressLine *lines, int n, bool force)
 		double pct = l->done ? 100.0 : l->est_rows > 0 ? 100.0 * (double)l->rows / (double)l->est_rows : 0;
 		if (pct > 99.9 && !l->done)
 			pct = 99.9;
-		double secs = now - l->started;
+		double secs = (l->done && l->finished > 0 ? l->finished : now) - l->started;
 		double rate = secs > 0.2 ? (double)l->rows / secs : 0;
 		char eta[32] = "";
 		if (!l->done && rate > 0 && l->est_rows > l->rows) {

@@ -44,6 +44,7 @@ typedef struct ProgressLine {
 	int parts_done;
 	int parts;
 	double started;    /* 0: not started */
+	double finished;   /* 0: not finished */
 	bool done;
 } ProgressLine;
 

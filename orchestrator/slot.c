@@ -12,7 +12,7 @@
 #include "log.h"
 #include "pg.h"
 
-static void publication_sql(const Config *cfg, const Catalog *cat, PGconn *conn, Buf *out)
+void slot_publication_sql(PGconn *conn, const Config *cfg, const Catalog *cat, Buf *out)
 {
 	char *pub = pg_quote_ident(conn, cfg->pipe.publication);
 	buf_printf(out, "CREATE PUBLICATION %s FOR TABLE ", pub);
@@ -36,7 +36,7 @@ bool slot_ensure_publication(PGconn *conn, const Config *cfg, const Catalog *cat
 	buf_init(&sql);
 	char *pub = pg_quote_ident(conn, cfg->pipe.publication);
 	if (PQntuples(res) == 0) {
-		publication_sql(cfg, cat, conn, &sql);
+		slot_publication_sql(conn, cfg, cat, &sql);
 		PGresult *r = PQexec(conn, sql.data);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			log_error("cannot create publication %s: %s. Fix: as the owner of the tables (or a superuser) run: %s",

@@ -36,6 +36,8 @@ typedef struct SlotInfo {
 	char database[64];
 } SlotInfo;
 
+/* The CREATE PUBLICATION statement for the catalog's tables (also shown by pgch check). */
+void slot_publication_sql(PGconn *conn, const Config *cfg, const Catalog *cat, Buf *out);
 /* Create the publication for the selected tables, or bring an existing one up to date. */
 bool slot_ensure_publication(PGconn *conn, const Config *cfg, const Catalog *cat);
 bool slot_info(PGconn *conn, const char *slot, SlotInfo *info);

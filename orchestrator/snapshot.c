@@ -102,7 +102,16 @@ static bool convert_message(Reader *r, const char *p, int n, Buf *out)
 		size_t row_start = out->len;
 		for (int i = 0; i < nf; i++) {
 			char err[512];
+			uint64_t before = r->conv[i].unrep_count;
 			ConvResult cr = rowbinary_put(&r->conv[i], t->cols[i].binary, r->fields[i], r->lens[i], out, err, sizeof err);
+			if (cr == CONV_OK && r->conv[i].unrep_count != before && r->conv[i].unrep_count <= 20) {
+				char key[256], val[96];
+				describe_key(r, key, sizeof key);
+				rowbinary_describe(&r->conv[i], t->cols[i].binary, r->fields[i], r->lens[i], val, sizeof val);
+				log_warn("%s.%s, row with %s: %s has no ClickHouse form; written as %s (on_unrepresentable)%s",
+					 t->display, t->cols[i].name, key, val, r->conv[i].policy == UNREP_NULL ? "NULL" : "the nearest value",
+					 r->conv[i].unrep_count == 20 ? "; further ones in this partition are counted, not logged" : "");
+			}
 			if (cr != CONV_OK) {
 				out->len = row_start;
 				char key[256];

@@ -312,6 +312,38 @@ static void fill_from_batch(StreamTable *st, const Buf *key, Buf *row, bool *mis
 	*missing = still;
 }
 
+static uint64_t unrep_total(const StreamTable *st)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < st->nconv; i++)
+		n += st->conv[i].unrep_count;
+	return n;
+}
+
+/* Values the column policies turned into NULL or clamped: log with the key, count for status. */
+static void report_unrep(Stream *s, StreamTable *st, uint64_t before, const Buf *row)
+{
+	uint64_t now = unrep_total(st);
+	if (now == before)
+		return;
+	if (now <= 100) {
+		Buf key;
+		buf_init(&key);
+		for (int k = 0; k < st->t->nkey; k++) {
+			uint8_t state;
+			const char *d;
+			uint32_t len;
+			if (batch_row_column(row->data, row->len, st->t->ncols + k, &state, &d, &len))
+				buf_printf(&key, "%s%s = %.*s", k ? ", " : "", st->t->cols[st->t->key[k]].name, (int)len, d);
+		}
+		log_warn("%s, row with %s: a value without a ClickHouse form was written as NULL or clamped "
+			 "(on_unrepresentable)%s",
+			 st->t->display, key.data, now == 100 ? "; further ones are counted, not logged" : "");
+		buf_free(&key);
+	}
+	progress_send(s->o->progress_fd, -1, PROG_UNREP, (int)(st - s->tables), (int64_t)(now - before), 0);
+}
+
 static void note_pending(Stream *s)
 {
 	if (s->pending_rows++ == 0)
@@ -352,8 +384,10 @@ static bool add_delete(Stream *s, StreamTable *st, const PgoTuple *old)
 static bool add_upsert(Stream *s, StreamTable *st, const PgoTuple *tup, const PgoTuple *old)
 {
 	bool missing;
+	uint64_t before = unrep_total(st);
 	if (!build_row(s, st, tup, old, &s->row, &missing))
 		return false;
+	report_unrep(s, st, before, &s->row);
 	if (!row_key(st, &s->row, &s->key)) {
 		log_error("%s: a change arrived without a value for a key column (unchanged TOAST key?); the table needs a "
 			  "new snapshot",
@@ -434,10 +468,10 @@ static bool lookup_source(Stream *s, StreamTable *st)
 	buf_init(&sql);
 	buf_puts(&sql, "SELECT ");
 	for (int k = 0; k < t->nkey; k++) {
-		char *q = pg_quote_ident(conn, t->cols[t->key[k]].name);
-		buf_printf(&sql, "%s%s", k ? ", " : "", q);
-		free(q);
+		catalog_select_expr(t, t->key[k], &sql); /* as the converters expect it */
+		buf_puts(&sql, ", ");
 	}
+	sql.len -= 2;
 	char *cols = catalog_select_list_except(t, st->col_dropped); /* a dropped column is not there to select */
 	buf_printf(&sql, ", %s FROM %s WHERE (", cols, t->qualified);
 	free(cols);

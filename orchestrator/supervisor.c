@@ -67,6 +67,9 @@ typedef struct Sup {
 	bool *resync;          /* per table: copy again once the stream has stopped */
 	uint64_t *truncated;   /* per table: LSN of the TRUNCATE that last made it copy again */
 	bool stream_stopping;  /* asked the stream worker to stop for a resync */
+	int64_t *unrep;        /* per table: values written as NULL or clamped */
+	bool paused;           /* pgch pause: no stream worker until pgch resume */
+	double last_control;   /* when requests in _pgch_state were last read */
 } Sup;
 
 /* ---------------------------------------------------------------- signals and forking */
@@ -138,8 +141,15 @@ static void child_setup(Sup *s, const char *role)
 	close(sigchld_rd);
 	close(sigchld_wr);
 	sigchld_rd = sigchld_wr = -1;
-	close(s->prog_rd);
+	/* let go of the supervisor's connections (the exported snapshot's among them): a worker
+	 * outliving a killed supervisor must not keep its walsender, and so the slot, busy */
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != s->prog_wr)
+			close(fd);
 	log_set_role(role);
+	char name[16];
+	snprintf(name, sizeof name, "pgch-%s", role); /* shown by ps -o comm and top */
+	prctl(PR_SET_NAME, name);
 	progress_display_init(false);
 }
 
@@ -239,6 +249,10 @@ static bool write_table_row(Sup *s, int ti, const char *status)
 	r.part = -1;
 	r.target = t->target;
 	r.status = (char *)status;
+	char info[64] = "";
+	if (s->unrep && s->unrep[ti] > 0)
+		snprintf(info, sizeof info, "unrepresentable values: %lld", (long long)s->unrep[ti]);
+	r.info = info;
 	for (int i = 0; i < s->plan.nparts; i++)
 		if (s->plan.parts[i].table == ti) {
 			r.rows += (uint64_t)s->plan.parts[i].rows;
@@ -466,6 +480,12 @@ static void stream_progress(Sup *s, const ProgressMsg *m)
 		s->stream_lsn = (uint64_t)m->bytes;
 		break;
 	case PROG_RESYNC: request_resync(s, m->col, "its changes could not be applied"); break;
+	case PROG_UNREP:
+		if (m->col >= 0 && m->col < s->cat->ntables) {
+			s->unrep[m->col] += m->rows;
+			write_table_row(s, m->col, table_copying(s, m->col) ? "copying" : "done");
+		}
+		break;
 	case PROG_TRUNCATE:
 		/* rows a running copy writes after the TRUNCATE would survive it. The stream is
 		 * stopped inside the truncating transaction, so its next run reads that TRUNCATE
@@ -492,6 +512,10 @@ static void drain_progress(Sup *s)
 			if (m[i].part < 0 || m[i].part >= s->plan.nparts)
 				continue;
 			Partition *p = &s->plan.parts[m[i].part];
+			if (m[i].kind == PROG_UNREP) {
+				s->unrep[p->table] += m[i].rows;
+				continue;
+			}
 			if (m[i].kind == PROG_ROWS || m[i].kind == PROG_DONE) {
 				p->rows = m[i].rows;
 				p->bytes = (uint64_t)m[i].bytes;
@@ -507,9 +531,10 @@ static void table_finished(Sup *s, int ti)
 	s->nactive--;
 	update_lines(s);
 	ProgressLine *l = &s->lines[ti];
+	l->finished = progress_now();
 	char rows[32];
 	progress_format_count(l->rows, rows, sizeof rows);
-	double secs = progress_now() - l->started;
+	double secs = l->finished - l->started;
 	log_info("%s copied: %s rows in %.1f s", t->display, rows, secs);
 	write_table_row(s, ti, "copied");
 }
@@ -629,6 +654,13 @@ static void reap(Sup *s)
 			stream_exited(s, status);
 			continue;
 		}
+		if (pid == pg_tunnel_pid && pid > 0) {
+			log_error("the SSH tunnel to the bastion exited (see above): every connection to PostgreSQL goes "
+				  "through it; stopping (run pgch again to reconnect)");
+			pg_tunnel_pid = 0;
+			s->failed = true;
+			continue;
+		}
 		for (int i = 0; i < s->nworkers; i++) {
 			if (s->workers[i].pid != pid)
 				continue;
@@ -710,6 +742,7 @@ static bool do_resyncs(Sup *s)
 			return false;
 		s->lines[ti].done = false;
 		s->lines[ti].started = 0;
+		s->lines[ti].finished = 0;
 		s->resync[ti] = false;
 		s->copy_finished = false;
 		/* the copy needs a snapshot taken now, after the stream stopped */
@@ -740,17 +773,51 @@ static void copy_complete(Sup *s)
 	log_info("every table is copied; streaming changes (stop with SIGTERM or Ctrl-C)");
 }
 
+/* Requests left in _pgch_state by pgch pause / resume / resync. */
+static void read_requests(Sup *s, const State *st)
+{
+	const StateRow *ctl = state_find(st, "", -2);
+	bool paused = ctl && strcmp(ctl->status, "paused") == 0;
+	if (paused != s->paused) {
+		s->paused = paused;
+		log_info(paused ? "paused by pgch pause: the stream worker stops; the slot keeps its position"
+				: "resumed by pgch resume");
+		if (paused && s->stream_pid > 0 && !s->stream_stopping) {
+			kill(s->stream_pid, SIGTERM);
+			s->stream_stopping = true;
+		}
+	}
+	for (int ti = 0; ti < s->cat->ntables; ti++) {
+		const StateRow *r = state_find(st, s->cat->tables[ti].display, -1);
+		if (r && strcmp(r->status, "resync_requested") == 0)
+			request_resync(s, ti, "requested by pgch resync");
+	}
+}
+
+static void poll_requests(Sup *s, double now)
+{
+	if (now - s->last_control < 5)
+		return;
+	s->last_control = now;
+	State st;
+	if (state_load(s->ch, s->cfg, &st)) {
+		read_requests(s, &st);
+		state_free(&st);
+	}
+}
+
 /* pgch run: the stream worker's part of the loop. */
 static void manage_stream(Sup *s, double now)
 {
 	if (s->stopping)
 		return;
+	poll_requests(s, now);
 	if (any_resync(s)) {
 		if (s->stream_pid == 0 && !do_resyncs(s))
 			s->failed = true;
 		return;
 	}
-	if (s->stream_pid == 0 && now >= s->stream_restart_at && !launch_stream(s))
+	if (s->stream_pid == 0 && !s->paused && now >= s->stream_restart_at && !launch_stream(s))
 		s->failed = true;
 	if (!s->copy_finished && all_done(s) && s->nworkers == 0)
 		copy_complete(s);
@@ -995,12 +1062,22 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 	s->workers = xcalloc((size_t)cfg->pipe.snapshot.workers + 1, sizeof(Worker));
 	s->resync = xcalloc((size_t)cat->ntables + 1, sizeof(bool));
 	s->truncated = xcalloc((size_t)cat->ntables + 1, sizeof(uint64_t));
+	s->unrep = xcalloc((size_t)cat->ntables + 1, sizeof(int64_t));
+	for (int ti = 0; ti < cat->ntables; ti++) {
+		const StateRow *r = state_find(&st, cat->tables[ti].display, -1);
+		if (r && strncmp(r->info, "unrepresentable values: ", 24) == 0)
+			s->unrep[ti] = strtoll(r->info + 24, NULL, 10);
+	}
 	for (int i = 0; i < s->plan.nparts; i++)
 		if (s->plan.parts[i].status == PART_DONE && s->plan.parts[i].snapshot_lsn > s->max_lsn)
 			s->max_lsn = s->plan.parts[i].snapshot_lsn;
 
 	if (!slot_ensure_publication(pg, cfg, cat) || !prepare_slot(s, prior))
 		goto out;
+	if (run_mode) {
+		read_requests(s, &st);
+		s->last_control = progress_now();
+	}
 	for (int i = 0; i < s->plan.nparts; i++)
 		if (s->plan.parts[i].status == PART_DONE && s->plan.parts[i].snapshot_lsn > s->max_lsn)
 			s->max_lsn = s->plan.parts[i].snapshot_lsn;
@@ -1064,6 +1141,7 @@ out:
 	free(s->workers);
 	free(s->resync);
 	free(s->truncated);
+	free(s->unrep);
 	if (s->prog_rd >= 0)
 		close(s->prog_rd);
 	if (s->prog_wr >= 0)

@@ -25,8 +25,12 @@ cdc_cleanup() {
 	for c in "${CDC_AT_EXIT[@]}"; do eval "$c"; done
 	# slots are per cluster: do not leave this test's holding WAL for the tests after it
 	psql -X -q -At -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$DB' AND NOT active" >/dev/null 2>&1
+	eval "$CDC_LIB_TRAP"
 	rm -rf "$WORK"
 }
+# lib.sh's own exit trap runs after ours
+cdc_lib_trap() { eval "set -- $(trap -p EXIT)"; CDC_LIB_TRAP=${3:-}; }
+cdc_lib_trap
 trap cdc_cleanup EXIT
 
 # run_start CONFIG [OPTIONS...]: `pgch OPTIONS run CONFIG` in the background, logging to

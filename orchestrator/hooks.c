@@ -1,0 +1,216 @@
+/*
+ * hooks — the data-modelling hook `on_table(t)` of a config (DESIGN.md §6).
+ *
+ * For each selected table the hook receives a Lua table describing it:
+ *
+ *   t.source        "public.orders"            (read-only)
+ *   t.target        "orders"                   ClickHouse table name
+ *   t.database      destination database       (read-only)
+ *   t.columns       { { name, pg_type, ch_type, nullable, key }, ... }  ch_type may be changed
+ *   t.order_by      { "customer_id", "id" }    may be changed (the same checks apply)
+ *   t.partition_by  nil or an expression       may be set
+ *   t.after         {}                         ClickHouse statements to run after CREATE TABLE
+ *
+ * and may change it in place (or return a replacement). The result goes through the same
+ * validation as the config's own table options; a Lua error is reported with its line. The
+ * call runs under the sandbox's memory and instruction limits.
+ */
+#include "hooks.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+
+static void push_string_list(lua_State *L, char **v, int n)
+{
+	lua_createtable(L, n, 0);
+	for (int i = 0; i < n; i++) {
+		lua_pushstring(L, v[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+}
+
+static void push_table(lua_State *L, const Table *t, const Config *cfg)
+{
+	lua_newtable(L);
+	lua_pushstring(L, t->display);
+	lua_setfield(L, -2, "source");
+	lua_pushstring(L, t->target);
+	lua_setfield(L, -2, "target");
+	lua_pushstring(L, cfg->dest.database);
+	lua_setfield(L, -2, "database");
+	lua_createtable(L, t->ncols, 0);
+	for (int i = 0; i < t->ncols; i++) {
+		const Column *c = &t->cols[i];
+		lua_newtable(L);
+		lua_pushstring(L, c->name);
+		lua_setfield(L, -2, "name");
+		lua_pushstring(L, c->type_name);
+		lua_setfield(L, -2, "pg_type");
+		Buf n;
+		buf_init(&n);
+		types_ch_name(&c->ch, &n);
+		lua_pushstring(L, n.data);
+		lua_setfield(L, -2, "ch_type");
+		buf_free(&n);
+		lua_pushboolean(L, !c->notnull);
+		lua_setfield(L, -2, "nullable");
+		bool key = false;
+		for (int k = 0; k < t->nkey; k++)
+			key = key || t->key[k] == i;
+		lua_pushboolean(L, key);
+		lua_setfield(L, -2, "key");
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, "columns");
+	char **names = xcalloc((size_t)t->norder + 1, sizeof(char *));
+	for (int i = 0; i < t->norder; i++)
+		names[i] = t->cols[t->order[i]].name;
+	push_string_list(L, names, t->norder);
+	free(names);
+	lua_setfield(L, -2, "order_by");
+	if (t->partition_by) {
+		lua_pushstring(L, t->partition_by);
+		lua_setfield(L, -2, "partition_by");
+	}
+	lua_newtable(L);
+	lua_setfield(L, -2, "after");
+}
+
+static int traceback(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+	luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+	return 1;
+}
+
+/* Read the hook's result (at the top of the stack) back into t. */
+static bool read_back(lua_State *L, const Config *cfg, const ChCaps *caps, Table *t)
+{
+	bool ok = true;
+	if (lua_getfield(L, -1, "target") == LUA_TSTRING && strcmp(lua_tostring(L, -1), t->target) != 0) {
+		free(t->target);
+		t->target = xstrdup(lua_tostring(L, -1));
+	}
+	lua_pop(L, 1);
+	int pt = lua_getfield(L, -1, "partition_by");
+	if (pt == LUA_TSTRING) {
+		free(t->partition_by);
+		t->partition_by = xstrdup(lua_tostring(L, -1));
+	} else if (pt == LUA_TNIL) {
+		free(t->partition_by);
+		t->partition_by = NULL;
+	} else {
+		log_error("on_table(%s): partition_by must be a string or nil", t->display);
+		ok = false;
+	}
+	lua_pop(L, 1);
+	if (lua_getfield(L, -1, "columns") == LUA_TTABLE) {
+		for (int i = 0; i < t->ncols; i++) {
+			lua_rawgeti(L, -1, i + 1);
+			if (lua_istable(L, -1) && lua_getfield(L, -1, "ch_type") == LUA_TSTRING) {
+				const char *want = lua_tostring(L, -1);
+				Buf cur;
+				buf_init(&cur);
+				types_ch_name(&t->cols[i].ch, &cur);
+				if (strcmp(cur.data, want) != 0) {
+					ChType ch;
+					char err[256];
+					if (!types_parse(want, caps, &ch, err, sizeof err) ||
+					    !types_compatible(t->cols[i].kind, &ch, err, sizeof err)) {
+						log_error("on_table(%s): column %s: ch_type \"%s\": %s", t->display, t->cols[i].name,
+							  want, err);
+						ok = false;
+					} else {
+						ch.text_form = ch.kind == CH_STRING && t->cols[i].kind != PG_TEXT &&
+							       t->cols[i].kind != PG_BYTEA && t->cols[i].kind != PG_JSONB;
+						t->cols[i].ch = ch;
+						t->cols[i].overridden = true;
+						t->cols[i].binary = types_binary_ok(t->cols[i].kind, &ch);
+					}
+				}
+				buf_free(&cur);
+				lua_pop(L, 1);
+			} else if (lua_istable(L, -1)) {
+				lua_pop(L, 1);
+			}
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+	if (lua_getfield(L, -1, "order_by") == LUA_TTABLE) {
+		int n = (int)luaL_len(L, -1);
+		int *order = xcalloc((size_t)n + 1, sizeof(int));
+		for (int i = 0; i < n; i++) {
+			lua_rawgeti(L, -1, i + 1);
+			const char *name = lua_tostring(L, -1);
+			order[i] = -1;
+			for (int c = 0; name && c < t->ncols; c++)
+				if (strcmp(t->cols[c].name, name) == 0)
+					order[i] = c;
+			if (order[i] < 0) {
+				log_error("on_table(%s): order_by names \"%s\", which is not a replicated column", t->display,
+					  name ? name : "?");
+				ok = false;
+			}
+			lua_pop(L, 1);
+		}
+		if (ok) {
+			free(t->order);
+			t->order = order;
+			t->norder = n;
+		} else {
+			free(order);
+		}
+	}
+	lua_pop(L, 1);
+	if (lua_getfield(L, -1, "after") == LUA_TTABLE) {
+		int n = (int)luaL_len(L, -1);
+		for (int i = 0; i < n; i++) {
+			lua_rawgeti(L, -1, i + 1);
+			if (lua_type(L, -1) == LUA_TSTRING) {
+				t->after = xrealloc(t->after, sizeof(char *) * (size_t)(t->nafter + 1));
+				t->after[t->nafter++] = xstrdup(lua_tostring(L, -1));
+			} else {
+				log_error("on_table(%s): after[%d] must be a SQL string", t->display, i + 1);
+				ok = false;
+			}
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+	(void)cfg;
+	return ok;
+}
+
+bool hooks_on_table(const Config *cfg, const ChCaps *caps, Table *t)
+{
+	if (cfg->hook_on_table == LUA_NOREF || !cfg->L)
+		return true;
+	lua_State *L = cfg->L;
+	config_reset_budget(cfg);
+	lua_pushcfunction(L, traceback);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, cfg->hook_on_table);
+	push_table(L, t, cfg);
+	lua_pushvalue(L, -1);
+	int base = lua_gettop(L) - 3; /* traceback, function, arg, arg copy */
+	lua_rotate(L, base + 1, 1);   /* keep a reference to the argument below the call */
+	/* stack: traceback, argcopy, function, arg */
+	if (lua_pcall(L, 1, 1, base) != LUA_OK) {
+		log_error("on_table(%s) failed: %s", t->display, lua_tostring(L, -1));
+		lua_settop(L, base - 1);
+		return false;
+	}
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1); /* nothing returned: the argument was changed in place */
+	} else {
+		lua_remove(L, -2);
+	}
+	bool ok = read_back(L, cfg, caps, t);
+	lua_settop(L, base - 1);
+	return ok;
+}

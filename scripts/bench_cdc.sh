@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# bench_cdc.sh — change-data-capture benchmarks, as ratios against a baseline measured in the
+# same run (DESIGN.md §8). Called by scripts/bench.sh inside scripts/with-servers.sh, or alone:
+#
+#   scripts/with-servers.sh scripts/bench_cdc.sh
+#
+# (a) catch-up: a 1M-row UPDATE committed in one transaction; pgch's time until ClickHouse
+#     reflects all of it, against pg_recvlogical (pgoutput) decoding the same WAL to /dev/null.
+# (b) steady state: pgbench -N -c 4 for 60 s with sync_interval = 1; replication lag sampled
+#     from pg_stat_replication.flush_lag every 0.5 s (pgch reports a position as flushed only
+#     once ClickHouse has acknowledged its rows), p50 and p99; destination equal at the end.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+PGCH=${PGCH:-$top/pgch}
+SCALE=${BENCH_CDC_SCALE:-10}       # pgbench scale: 100,000 accounts per unit
+STEADY=${BENCH_CDC_SECONDS:-60}
+db=bench_cdc
+work=$(mktemp -d /tmp/pgch-bench-cdc.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+ch() { curl -sS "$CH_URL/" --data-binary "$1"; }
+psqlq() { psql -X -q -At -d "$db" "$@"; }
+now() { date +%s.%N; }
+
+dropdb --if-exists "$db" >/dev/null 2>&1 || true
+ch "DROP DATABASE IF EXISTS $db" >/dev/null
+createdb "$db"
+pgbench -i -q -s "$SCALE" "$db" >/dev/null 2>&1
+psqlq -c "VACUUM ANALYZE"
+rows=$(psqlq -c "SELECT count(*) FROM pgbench_accounts")
+
+cat >"$work/cdc.lua" <<LUA
+source = { host = "$PGHOST", port = $PGPORT, dbname = "$db", user = "${PGUSER:-postgres}" }
+destination = { url = "$CH_URL", database = "$db" }
+pipe = { name = "bench", sync_interval = 1, snapshot = { workers = 2 } }
+tables = { "public.pgbench_accounts", "public.pgbench_branches", "public.pgbench_tellers",
+           { "public.pgbench_history", order_by = { "tid", "bid", "aid", "mtime", "delta" } } }
+LUA
+# pgbench_history has no primary key: give it one so it can be published
+psqlq -c "ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY"
+sed -i 's/order_by = { "tid", "bid", "aid", "mtime", "delta" }/order_by = { "hid" }/' "$work/cdc.lua"
+
+"$PGCH" snapshot --keep-slot "$work/cdc.lua" >"$work/snapshot.log" 2>&1 || { cat "$work/snapshot.log"; exit 1; }
+
+# ---- (a) catch-up
+psqlq -c "SELECT pg_create_logical_replication_slot('bench_recvlogical', 'pgoutput')" >/dev/null
+psqlq -c "UPDATE pgbench_accounts SET abalance = abalance + 1"
+endpos=$(psqlq -c "SELECT pg_current_wal_lsn()")
+want_sum=$(psqlq -c "SELECT sum(abalance) FROM pgbench_accounts")
+
+t0=$(now)
+pg_recvlogical -d "$db" --slot bench_recvlogical --start -o proto_version=1 -o publication_names=pgch_bench \
+	--endpos "$endpos" -f /dev/null --no-loop
+t1=$(now)
+base_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
+
+t0=$(now)
+"$PGCH" run "$work/cdc.lua" >"$work/run.log" 2>&1 &
+pgch_pid=$!
+for _ in $(seq 1 6000); do
+	got=$(ch "SELECT sum(abalance) FROM $db.pgbench_accounts FINAL WHERE _pgch_is_deleted = 0" 2>/dev/null || true)
+	[ "$got" = "$want_sum" ] && break
+	sleep 0.1
+done
+t1=$(now)
+pgch_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
+[ "$got" = "$want_sum" ] || { echo "catch-up did not converge: $got vs $want_sum"; tail "$work/run.log"; exit 1; }
+stream_pid=$(ps --ppid $pgch_pid -o pid=,comm= | awk '$2 == "pgch-stream" {print $1}' | head -n 1)
+psqlq -c "SELECT pg_drop_replication_slot('bench_recvlogical')" >/dev/null
+
+# ---- (b) steady state with pgch still running
+: >"$work/lag"
+(
+	while sleep 0.5; do
+		psql -X -q -At -d "$db" -c "SELECT coalesce(extract(epoch FROM r.flush_lag), 0) FROM pg_stat_replication r
+		  JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'pgch_bench'" >>"$work/lag" 2>/dev/null || true
+	done
+) &
+sampler=$!
+pgbench -n -N -c 4 -j 2 -T "$STEADY" "$db" >"$work/pgbench.log" 2>&1
+tps=$(awk '/^tps/ {print $3; exit}' "$work/pgbench.log")
+sleep 3
+kill $sampler 2>/dev/null || true
+peak_rss=$(awk '/VmHWM/ {print $2}' "/proc/$stream_pid/status" 2>/dev/null || echo 0)
+
+# equal at the end: wait for the last changes, then compare count and sums
+want=$(psqlq -c "SELECT (SELECT count(*) FROM pgbench_history), (SELECT sum(abalance) FROM pgbench_accounts),
+                        (SELECT sum(bbalance) FROM pgbench_branches), (SELECT sum(tbalance) FROM pgbench_tellers)" | tr '|' '\t')
+for _ in $(seq 1 600); do
+	got=$(ch "SELECT (SELECT count() FROM $db.pgbench_history FINAL WHERE _pgch_is_deleted = 0),
+	                 (SELECT sum(abalance) FROM $db.pgbench_accounts FINAL WHERE _pgch_is_deleted = 0),
+	                 (SELECT sum(bbalance) FROM $db.pgbench_branches FINAL WHERE _pgch_is_deleted = 0),
+	                 (SELECT sum(tbalance) FROM $db.pgbench_tellers FINAL WHERE _pgch_is_deleted = 0)")
+	[ "$got" = "$want" ] && break
+	sleep 0.2
+done
+equal=no
+[ "$got" = "$want" ] && equal=yes
+kill -TERM $pgch_pid
+wait $pgch_pid || true
+
+sort -n "$work/lag" >"$work/lag.sorted"
+n=$(wc -l <"$work/lag.sorted")
+pct() { awk -v p="$1" -v n="$n" 'NR == (int(n * p / 100) > 0 ? int(n * p / 100) : 1) {print; exit}' "$work/lag.sorted"; }
+p50=$(pct 50)
+p99=$(pct 99)
+
+printf '\nCDC (ClickHouse %s, PostgreSQL %s, %s cores; load: %s)\n' "$(ch 'SELECT version()')" \
+	"$(psqlq -c 'SHOW server_version' | cut -d' ' -f1)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '  (a) catch-up of a %s-row UPDATE in one transaction\n' "$rows"
+printf '      pg_recvlogical (pgoutput) to /dev/null  %8.2f s\n' "$base_s"
+printf '      pgch run until ClickHouse reflects it   %8.2f s   ratio %.2f (target <= 1.5)\n' "$pgch_s" \
+	"$(awk -v a="$pgch_s" -v b="$base_s" 'BEGIN {print a / b}')"
+printf '      stream worker peak RSS                  %8.1f MB (target < 256)\n' "$(awk -v a="$peak_rss" 'BEGIN {print a / 1024}')"
+printf '  (b) pgbench -N -c 4 for %s s (%s tps), sync_interval = 1\n' "$STEADY" "$tps"
+printf '      replication lag p50 %.2f s, p99 %.2f s over %d samples (target p99 <= 3 s)\n' "$p50" "$p99" "$n"
+printf '      destination equal to source at the end: %s\n' "$equal"
+[ "$equal" = yes ]

@@ -1,0 +1,121 @@
+/*
+ * test_preflight — the pure parts of pgch check: managed pooler endpoints (and the direct
+ * endpoints that must not match), which connection errors PostgreSQL itself gives,
+ * ClickHouse grant coverage, and how a logged problem splits into finding and fix.
+ */
+#include <stdlib.h>
+
+#include "preflight.h"
+#include "tap.h"
+
+static void endpoint(const char *host, int port, const char *want, const char *what)
+{
+	const char *fix;
+	const char *got = preflight_pooler_endpoint(host, port, &fix);
+	if (want) {
+		ok(got && strstr(got, want) && fix && *fix, "%s:%d is %s", host, port, what);
+		if (!got)
+			printf("#   got no match\n");
+	} else {
+		ok(!got && !fix, "%s:%d is not a pooler (%s)", host, port, what);
+		if (got)
+			printf("#   got \"%s\"\n", got);
+	}
+}
+
+static void test_endpoints(void)
+{
+	endpoint("myproxy.proxy-c9akciq32.us-east-1.rds.amazonaws.com", 5432, "RDS Proxy", "an RDS Proxy endpoint");
+	endpoint("ro.endpoint.proxy-c9akciq32.eu-west-1.rds.amazonaws.com", 5432, "RDS Proxy",
+		 "an RDS Proxy custom endpoint");
+	endpoint("MyProxy.Proxy-C9AKCIQ32.us-east-1.RDS.amazonaws.com.", 5432, "RDS Proxy",
+		 "an RDS Proxy endpoint in capitals with a trailing dot");
+	endpoint("proxy-db.c9akciq32.us-east-1.rds.amazonaws.com", 5432, NULL, "an instance that is named proxy-db");
+	endpoint("app.cluster-c9akciq32.us-east-1.rds.amazonaws.com", 5432, NULL, "an Aurora cluster endpoint");
+	endpoint("app.c9akciq32.us-east-1.rds.amazonaws.com", 5432, NULL, "an RDS instance endpoint");
+	endpoint("aws-0-eu-central-1.pooler.supabase.com", 6543, "Supavisor", "Supavisor, transaction mode");
+	endpoint("aws-0-eu-central-1.pooler.supabase.com", 5432, "Supavisor", "Supavisor, session mode");
+	endpoint("db.abcdefghijklmnop.supabase.co", 6543, "PgBouncer", "Supabase's dedicated PgBouncer");
+	endpoint("db.abcdefghijklmnop.supabase.co", 5432, NULL, "Supabase's direct connection");
+	endpoint("ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech", 5432, "Neon", "Neon's pooled endpoint");
+	endpoint("ep-cool-darkness-123456.us-east-2.aws.neon.tech", 5432, NULL, "Neon's direct endpoint");
+	endpoint("pg.postgres.database.azure.com", 6432, "Azure", "Azure's built-in PgBouncer");
+	endpoint("pg.postgres.database.azure.com", 5432, NULL, "an Azure server itself");
+	endpoint("127.0.0.1", 6432, NULL, "a local port (a port number alone proves nothing)");
+	endpoint("localhost", 5432, NULL, "localhost");
+	endpoint("/var/run/postgresql", 5432, NULL, "a Unix socket directory");
+	endpoint("", 5432, NULL, "an empty host");
+}
+
+static void test_refused_by_postgres(void)
+{
+	ok(preflight_refused_by_postgres("FATAL:  must be superuser or replication role to start walsender"),
+	   "no REPLICATION attribute is PostgreSQL's own refusal");
+	ok(preflight_refused_by_postgres("FATAL:  no pg_hba.conf entry for replication connection from host"),
+	   "pg_hba.conf is PostgreSQL's own refusal");
+	ok(preflight_refused_by_postgres("FATAL:  sorry, too many clients already"), "too many clients");
+	ok(!preflight_refused_by_postgres("FATAL:  unsupported startup parameter: replication"),
+	   "PgBouncer's refusal is not PostgreSQL's");
+	ok(!preflight_refused_by_postgres("server closed the connection unexpectedly"),
+	   "a closed connection is not PostgreSQL's refusal");
+}
+
+static void test_grants(void)
+{
+	ChGrant all[] = {{"ALL", "*", "*", false}};
+	ok(preflight_ch_grant_covers(all, 1, "app", "CREATE TABLE"), "GRANT ALL ON *.* covers CREATE TABLE");
+	ok(preflight_ch_grant_covers(all, 1, "app", "ALTER ADD COLUMN"), "GRANT ALL ON *.* covers ALTER ADD COLUMN");
+
+	ChGrant db[] = {{"CREATE", "app", "*", false}, {"INSERT", "app", "*", false}, {"SELECT", "*", "*", false},
+			{"ALTER TABLE", "app", "*", false}};
+	ok(preflight_ch_grant_covers(db, 4, "app", "CREATE TABLE"), "CREATE ON app.* covers CREATE TABLE");
+	ok(preflight_ch_grant_covers(db, 4, "app", "CREATE DATABASE"), "CREATE ON app.* covers CREATE DATABASE app");
+	ok(!preflight_ch_grant_covers(db, 4, "other", "CREATE TABLE"), "CREATE ON app.* does not cover other");
+	ok(preflight_ch_grant_covers(db, 4, "other", "SELECT"), "SELECT ON *.* covers every database");
+	ok(preflight_ch_grant_covers(db, 4, "app", "ALTER ADD COLUMN"), "ALTER TABLE covers ALTER ADD COLUMN");
+	ok(!preflight_ch_grant_covers(db, 4, "app", "TRUNCATE"), "nothing here grants TRUNCATE");
+	ok(!preflight_ch_grant_covers(db, 4, "app", "DROP TABLE"), "nothing here grants DROP TABLE");
+
+	ChGrant revoked[] = {{"ALL", "*", "*", false}, {"CREATE", "app", "*", true}};
+	ok(!preflight_ch_grant_covers(revoked, 2, "app", "CREATE TABLE"),
+	   "a partial revoke of CREATE on app takes CREATE TABLE away");
+	ok(preflight_ch_grant_covers(revoked, 2, "app", "INSERT"), "it leaves INSERT");
+	ok(preflight_ch_grant_covers(revoked, 2, "web", "CREATE TABLE"), "and other databases");
+
+	ChGrant wild[] = {{"INSERT", "app*", "*", false}};
+	ok(preflight_ch_grant_covers(wild, 1, "app_prod", "INSERT"), "a wildcard database grant covers a match");
+	ok(!preflight_ch_grant_covers(wild, 1, "web", "INSERT"), "and not a non-match");
+	ok(!preflight_ch_grant_covers(NULL, 0, "app", "INSERT"), "no grants cover nothing");
+}
+
+static void split(const char *msg, const char *want_detail, const char *want_fix, const char *what)
+{
+	char *detail, *fix;
+	preflight_split_fix(msg, "/etc/pgch/pipe.lua", &detail, &fix);
+	is_str(detail, want_detail, "%s: finding", what);
+	if (want_fix)
+		is_str(fix, want_fix, "%s: fix", what);
+	else
+		ok(fix == NULL, "%s: no fix", what);
+	free(detail);
+	free(fix);
+}
+
+static void test_split(void)
+{
+	split("public.t has no primary key. Fix: ALTER TABLE public.t REPLICA IDENTITY FULL",
+	      "public.t has no primary key", "ALTER TABLE public.t REPLICA IDENTITY FULL", "a message with a fix");
+	split("/etc/pgch/pipe.lua:12: public.t: order_by column \"x\" is excluded",
+	      "/etc/pgch/pipe.lua:12: public.t: order_by column \"x\" is excluded", "change the config at /etc/pgch/pipe.lua:12",
+	      "a config problem");
+	split("PostgreSQL: permission denied", "PostgreSQL: permission denied", NULL, "anything else");
+}
+
+int main(void)
+{
+	test_endpoints();
+	test_refused_by_postgres();
+	test_grants();
+	test_split();
+	return done_testing();
+}
