@@ -903,12 +903,20 @@ void catalog_select_expr(const Table *t, int c, Buf *b)
 
 char *catalog_select_list(const Table *t)
 {
+	return catalog_select_list_except(t, NULL);
+}
+
+char *catalog_select_list_except(const Table *t, const bool *absent)
+{
 	Buf b;
 	buf_init(&b);
 	for (int i = 0; i < t->ncols; i++) {
 		if (i)
 			buf_puts(&b, ", ");
-		catalog_select_expr(t, i, &b);
+		if (absent && absent[i])
+			buf_puts(&b, "NULL");
+		else
+			catalog_select_expr(t, i, &b);
 	}
 	return buf_steal(&b);
 }

@@ -104,6 +104,8 @@ Table *catalog_find(Catalog *cat, const char *name);
 void catalog_select_expr(const Table *t, int col, Buf *out);
 /* The snapshot SELECT list: binary columns as is, others through format('%s', col). */
 char *catalog_select_list(const Table *t);
+/* The same with NULL in place of the columns marked in absent (dropped at the source). */
+char *catalog_select_list_except(const Table *t, const bool *absent);
 
 /* Column names as a ClickHouse INSERT column list, including the version/deleted columns. */
 char *catalog_insert_columns(const Table *t, const Config *cfg);

@@ -68,9 +68,8 @@ static bool ch_has_column(Stream *s, const Table *t, const char *name, bool *has
 }
 
 /* The ClickHouse DEFAULT for a column added with a constant default: old rows read it. */
-static bool missing_default(Stream *s, const Table *t, const Column *c, Buf *out)
+static bool missing_default(PGconn *conn, const Table *t, const Column *c, Buf *out)
 {
-	PGconn *conn = stream_sql_conn(s);
 	if (!conn)
 		return false;
 	char oid[16], att[16];
@@ -227,7 +226,7 @@ static bool apply_change(Stream *s, StreamTable *st)
 		}
 		Buf def;
 		buf_init(&def);
-		if (!missing_default(s, t, &now[i], &def)) {
+		if (!missing_default(stream_sql_conn(s), t, &now[i], &def)) {
 			buf_free(&def);
 			why = "a column was added with a volatile default (the table was rewritten)";
 			break;
@@ -297,4 +296,64 @@ bool schema_relation(Stream *s, StreamTable *st, const PgoMsg *m)
 	}
 	st->have_relation = true;
 	return true;
+}
+
+bool schema_add_columns(ChConn *ch, PGconn *pg, const Config *cfg, const Table *t, bool *unsure)
+{
+	*unsure = false;
+	Buf sql, ans;
+	buf_init(&sql);
+	buf_init(&ans);
+	buf_puts(&sql, "SELECT name FROM system.columns WHERE database = ");
+	ch_quote_string(&sql, cfg->dest.database);
+	buf_puts(&sql, " AND table = ");
+	ch_quote_string(&sql, t->target);
+	bool ok = ch_query(ch, sql.data, &ans);
+	/* the destination's column names, one per line (names with a newline are not expected) */
+	int nhave = 0, extra = 0, added = 0;
+	char **have = NULL;
+	for (char *line = ans.data, *next; ok && line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		have = xrealloc(have, sizeof(char *) * (size_t)(nhave + 1));
+		have[nhave++] = line;
+		bool known = strcmp(line, cfg->dest.version_column) == 0 || strcmp(line, cfg->dest.deleted_column) == 0 ||
+			     strcmp(line, cfg->dest.synced_column) == 0;
+		for (int c = 0; c < t->ncols && !known; c++)
+			known = strcmp(t->cols[c].name, line) == 0;
+		extra += !known;
+	}
+	for (int c = 0; ok && c < t->ncols; c++) {
+		bool present = false;
+		for (int i = 0; i < nhave && !present; i++)
+			present = strcmp(have[i], t->cols[c].name) == 0;
+		if (present)
+			continue;
+		Buf def;
+		buf_init(&def);
+		if (!missing_default(pg, t, &t->cols[c], &def)) {
+			buf_reset(&def); /* a volatile default rewrote the table: old rows hold values pgch never saw */
+			*unsure = true;
+		}
+		buf_reset(&sql);
+		buf_puts(&sql, "ALTER TABLE ");
+		plan_target(t, cfg, &sql);
+		buf_puts(&sql, " ADD COLUMN ");
+		ch_quote_ident(&sql, t->cols[c].name);
+		buf_put_u8(&sql, ' ');
+		types_ch_name(&t->cols[c].ch, &sql);
+		buf_puts(&sql, def.data);
+		buf_free(&def);
+		log_info("%s.%s was added at the source while pgch was not running: %s", t->display, t->cols[c].name, sql.data);
+		ok = ch_query(ch, sql.data, NULL);
+		added++;
+	}
+	/* a destination column the source no longer has may be the old name of a renamed one */
+	if (added && extra)
+		*unsure = true;
+	free(have);
+	buf_free(&sql);
+	buf_free(&ans);
+	return ok;
 }

@@ -16,6 +16,11 @@
 
 #include <stdbool.h>
 
+#include <libpq-fe.h>
+
+#include "catalog.h"
+#include "ch.h"
+#include "config.h"
 #include "pgoutput.h"
 
 typedef struct Stream Stream;
@@ -23,5 +28,13 @@ typedef struct StreamTable StreamTable;
 
 /* Handle a Relation message for a replicated table; false only on fatal errors. */
 bool schema_relation(Stream *s, StreamTable *st, const PgoMsg *m);
+
+/*
+ * Before any worker starts: add the source's columns that an existing destination table
+ * lacks (columns added while pgch was not running), with their missing-value defaults.
+ * *unsure: the old rows' values of an added column cannot be known (a volatile default, or
+ * the destination has columns the source lacks, so it may be a rename): copy it again.
+ */
+bool schema_add_columns(ChConn *ch, PGconn *pg, const Config *cfg, const Table *t, bool *unsure);
 
 #endif

@@ -472,7 +472,7 @@ static bool lookup_source(Stream *s, StreamTable *st)
 		buf_puts(&sql, ", ");
 	}
 	sql.len -= 2;
-	char *cols = catalog_select_list(t);
+	char *cols = catalog_select_list_except(t, st->col_dropped); /* a dropped column is not there to select */
 	buf_printf(&sql, ", %s FROM %s WHERE (", cols, t->qualified);
 	free(cols);
 	for (int k = 0; k < t->nkey; k++) {

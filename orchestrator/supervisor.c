@@ -22,6 +22,7 @@
 #include "pg.h"
 #include "plan.h"
 #include "progress.h"
+#include "schema.h"
 #include "slot.h"
 #include "snapshot.h"
 #include "state.h"
@@ -66,6 +67,7 @@ typedef struct Sup {
 	uint64_t stream_lsn;
 	bool copy_finished;    /* every table copied and recorded */
 	bool *resync;          /* per table: copy again once the stream has stopped */
+	uint64_t *truncated;   /* per table: LSN of the TRUNCATE that last made it copy again */
 	bool stream_stopping;  /* asked the stream worker to stop for a resync */
 	int64_t *unrep;        /* per table: values written as NULL or clamped */
 	bool paused;           /* pgch pause: no stream worker until pgch resume */
@@ -521,6 +523,23 @@ static void request_resync(Sup *s, int ti, const char *why)
 	}
 }
 
+/* Columns added at the source while pgch was not running reach existing destination tables. */
+static bool add_new_columns(Sup *s)
+{
+	for (int ti = 0; ti < s->cat->ntables; ti++) {
+		bool unsure;
+		if (!schema_add_columns(s->ch, s->pg, s->cfg, &s->cat->tables[ti], &unsure))
+			return false;
+		if (unsure && s->run_mode)
+			request_resync(s, ti, "columns were added while pgch was not running and the old rows' values are unknown");
+		else if (unsure)
+			log_warn("%s: columns were added while pgch was not running and rows copied earlier may not have "
+				 "their values; copy it again with pgch snapshot --restart",
+				 s->cat->tables[ti].display);
+	}
+	return true;
+}
+
 static void stream_progress(Sup *s, const ProgressMsg *m)
 {
 	switch (m->kind) {
@@ -536,9 +555,14 @@ static void stream_progress(Sup *s, const ProgressMsg *m)
 		}
 		break;
 	case PROG_TRUNCATE:
-		/* rows a running copy writes after the TRUNCATE would survive it */
-		if (table_copying(s, m->col))
+		/* rows a running copy writes after the TRUNCATE would survive it. The stream is
+		 * stopped inside the truncating transaction, so its next run reads that TRUNCATE
+		 * again: the new copy starts after it committed and covers it already. */
+		if (m->col >= 0 && m->col < s->cat->ntables && table_copying(s, m->col) &&
+		    (uint64_t)m->bytes > s->truncated[m->col]) {
+			s->truncated[m->col] = (uint64_t)m->bytes;
 			request_resync(s, m->col, "it was truncated while being copied");
+		}
 		break;
 	}
 }
@@ -1128,6 +1152,7 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 	}
 	s->workers = xcalloc((size_t)cfg->pipe.snapshot.workers + 1, sizeof(Worker));
 	s->resync = xcalloc((size_t)cat->ntables + 1, sizeof(bool));
+	s->truncated = xcalloc((size_t)cat->ntables + 1, sizeof(uint64_t));
 	s->unrep = xcalloc((size_t)cat->ntables + 1, sizeof(int64_t));
 	for (int ti = 0; ti < cat->ntables; ti++) {
 		const StateRow *r = state_find(&st, cat->tables[ti].display, -1);
@@ -1147,7 +1172,7 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 	for (int i = 0; i < s->plan.nparts; i++)
 		if (s->plan.parts[i].status == PART_DONE && s->plan.parts[i].snapshot_lsn > s->max_lsn)
 			s->max_lsn = s->plan.parts[i].snapshot_lsn;
-	if (!create_tables(s) || !record_plan(s, &st))
+	if (!create_tables(s) || !add_new_columns(s) || !record_plan(s, &st))
 		goto out;
 
 	int fds[2];
@@ -1206,6 +1231,7 @@ out:
 	free(s->active);
 	free(s->workers);
 	free(s->resync);
+	free(s->truncated);
 	free(s->unrep);
 	if (s->prog_rd >= 0)
 		close(s->prog_rd);
