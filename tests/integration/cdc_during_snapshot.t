@@ -24,6 +24,9 @@ run_start "$WORK/d.lua"
 wait_until 60 "the first partition to be copied" log_has 'public.t partition [0-9]+ \(2/' || stop_here "the copy started"
 wait_until 30 "the stream worker to start" log_has 'streaming from slot' || stop_here "the stream worker started"
 
+# hold the snapshot worker still while the changes run, so they certainly overlap the copy
+worker=$(pgrep -x pgch-snapshot -P "$RUN_PID" | head -n 1)
+[ -n "$worker" ] && kill -STOP "$worker"
 pg >/dev/null <<SQL
 DO \$\$
 BEGIN
@@ -43,6 +46,7 @@ END
 \$\$;
 SQL
 ok "$(! log_has 'public.t copied:'; echo $?)" "the changes were made while the copy was still running"
+[ -n "$worker" ] && kill -CONT "$worker"
 parts=$(grep -c 'public.t partition' "$RUN_LOG")
 diag "$parts partitions copied when the changes were done"
 is "$(pg -c "SELECT count(*) FILTER (WHERE id > $N), count(*) FILTER (WHERE id < 0) > 0, count(*) FILTER (WHERE v > 0 AND id BETWEEN 1 AND $N) > 0,
