@@ -114,6 +114,8 @@ int cli_check(const char *config, const CliOptions *o)
 
 int cli_snapshot(const char *config, const CliOptions *o)
 {
+	if (!supervisor_signals())
+		return 1;
 	Session s;
 	int rc = session_open(&s, config, true);
 	if (rc == 0) {
@@ -128,6 +130,8 @@ int cli_snapshot(const char *config, const CliOptions *o)
 
 int cli_run(const char *config, const CliOptions *o)
 {
+	if (!supervisor_signals())
+		return 1;
 	Session s;
 	int rc = session_open(&s, config, true);
 	if (rc == 0) {

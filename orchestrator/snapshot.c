@@ -259,10 +259,16 @@ static int copy_partition(const SnapshotJob *job, PGconn *conn, ChConn *ch, int 
 	buf_puts(&sql, ") TO STDOUT (FORMAT binary)");
 	PGresult *res = PQexec(conn, sql.data);
 	if (!res || PQresultStatus(res) != PGRES_COPY_OUT) {
-		log_error("%s: cannot start COPY: %s", t->display, res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+		/* 42703 undefined column: dropped or renamed at the source since the plan was made */
+		bool schema = strcmp(pg_sqlstate(res), "42703") == 0;
+		if (schema)
+			log_warn("%s: its columns changed at the source during the copy (%s)", t->display,
+				 PQresultErrorMessage(res));
+		else
+			log_error("%s: cannot start COPY: %s", t->display, res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
 		PQclear(res);
 		buf_free(&sql);
-		return WORKER_RETRY;
+		return schema ? WORKER_SCHEMA : WORKER_RETRY;
 	}
 	PQclear(res);
 

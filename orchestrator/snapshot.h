@@ -31,6 +31,7 @@ enum {
 	WORKER_FATAL = 2,         /* the data cannot be written as configured; the run stops */
 	WORKER_SNAPSHOT_GONE = 3, /* the exported snapshot can no longer be imported */
 	WORKER_STOPPED = 4,       /* asked to stop (SIGTERM/SIGINT); the partition stays to do */
+	WORKER_SCHEMA = 5,        /* the table's columns changed at the source: read them again */
 };
 
 typedef struct SnapshotJob {

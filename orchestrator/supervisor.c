@@ -33,6 +33,7 @@ typedef struct Worker {
 	int part;       /* partition in hand, -1 when idle */
 	int cmd_fd;     /* write end: the next partition's index; closed: no more work */
 	uint64_t lsn;   /* the snapshot it imported */
+	int table;      /* the table it copies: its transaction holds that table's lock */
 } Worker;
 
 typedef struct Sup {
@@ -71,6 +72,7 @@ typedef struct Sup {
 	bool stream_stopping;  /* asked the stream worker to stop for a resync */
 	int64_t *unrep;        /* per table: values written as NULL or clamped */
 	bool paused;           /* pgch pause: no stream worker until pgch resume */
+	uint64_t *min_lsn;     /* per table: workers must hold a snapshot at least this recent */
 	double last_control;   /* when requests in _pgch_state were last read */
 } Sup;
 
@@ -103,8 +105,10 @@ static void on_worker_stop(int sig)
 	stream_stop = 1;
 }
 
-static bool signals_install(void)
+bool supervisor_signals(void)
 {
+	if (sigchld_rd >= 0)
+		return true;
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
 		log_error("pipe: %s", strerror(errno));
@@ -402,11 +406,15 @@ static void retire_worker(Worker *w)
 	w->cmd_fd = -1;
 }
 
-static Worker *idle_worker(Sup *s)
+/* An idle worker whose snapshot (and copy of the catalog) may copy table ti; any idle one
+ * if eligible_only is false. */
+static Worker *idle_worker(Sup *s, int ti, bool eligible_only)
 {
 	for (int i = 0; i < s->nworkers; i++) {
 		Worker *w = &s->workers[i];
-		if (w->part < 0 && w->cmd_fd >= 0)
+		/* same table only: a worker's transaction keeps every table it read locked
+		 * (ACCESS SHARE), so moving on to another would hold up DDL on the first */
+		if (w->part < 0 && w->cmd_fd >= 0 && (!eligible_only || (w->lsn >= s->min_lsn[ti] && w->table == ti)))
 			return w;
 	}
 	return NULL;
@@ -420,7 +428,8 @@ static Worker *idle_worker(Sup *s)
  */
 static int launch(Sup *s, int pi, int limit)
 {
-	Worker *w = idle_worker(s);
+	int ti = s->plan.parts[pi].table;
+	Worker *w = idle_worker(s, ti, true);
 	if (w) {
 		int32_t idx = pi;
 		if (write(w->cmd_fd, &idx, sizeof idx) == (ssize_t)sizeof idx) {
@@ -431,9 +440,14 @@ static int launch(Sup *s, int pi, int limit)
 		retire_worker(w); /* it is gone: reaped soon */
 		return 0;
 	}
-	if (s->nworkers >= limit)
+	if (s->nworkers >= limit) {
+		/* an idle worker of another table, or older than this table's new copy, makes room */
+		Worker *stale = idle_worker(s, ti, false);
+		if (stale)
+			retire_worker(stale);
 		return 0;
-	if (!s->snap_ok && !new_snapshot(s))
+	}
+	if ((!s->snap_ok || s->snap.lsn < s->min_lsn[ti]) && !new_snapshot(s))
 		return -1;
 	int cmd[2];
 	if (pipe(cmd) != 0) {
@@ -464,20 +478,26 @@ static int launch(Sup *s, int pi, int limit)
 	w->part = pi;
 	w->cmd_fd = cmd[1];
 	w->lsn = s->snap.lsn;
+	w->table = ti;
 	start_partition(s, pi, w->lsn);
 	return 1;
 }
 
-/* Idle workers keep a snapshot open (holding back the source's xmin): let them go when no
- * partition is waiting to be copied. */
+/* Idle workers keep a snapshot open (holding back the source's xmin) and their table
+ * locked: let them go when their table has no partition waiting to be copied. */
 static void retire_idle(Sup *s)
 {
-	for (int i = 0; i < s->plan.nparts; i++)
-		if (s->plan.parts[i].status == PART_TODO && !s->stopping)
-			return;
-	for (int i = 0; i < s->nworkers; i++)
-		if (s->workers[i].part < 0)
-			retire_worker(&s->workers[i]);
+	for (int i = 0; i < s->nworkers; i++) {
+		Worker *w = &s->workers[i];
+		if (w->part >= 0 || w->cmd_fd < 0)
+			continue;
+		bool waiting = false;
+		for (int k = 0; k < s->plan.nparts && !s->stopping; k++)
+			waiting = waiting || (s->plan.parts[k].table == w->table && s->plan.parts[k].status == PART_TODO &&
+					      w->lsn >= s->min_lsn[w->table]);
+		if (!waiting)
+			retire_worker(w);
+	}
 }
 
 static void update_lines(Sup *s)
@@ -659,6 +679,11 @@ static void worker_exited(Sup *s, int pi, int status)
 		p->attempts--; /* not the partition's fault */
 		return;
 	}
+	if (code == WORKER_SCHEMA) {
+		p->attempts--;
+		request_resync(s, p->table, "its columns changed at the source during the copy");
+		return;
+	}
 	if (code == WORKER_FATAL) {
 		log_error("%s partition %d cannot be copied (see the error above); stopping", t->display, p->number);
 		s->failed = true;
@@ -781,6 +806,87 @@ static bool launch_stream(Sup *s)
 	return true;
 }
 
+/*
+ * Before a table is copied again: read its columns anew (the reason may be a schema change
+ * the stream could not apply) and empty its destination — recreated if its shape changed.
+ */
+static bool refresh_table(Sup *s, int ti)
+{
+	Table *t = &s->cat->tables[ti];
+	Column *cols;
+	int n;
+	bool cok = true;
+	if (!catalog_read_columns(s->pg, s->cfg, &s->ch->caps, t, &cols, &n, &cok))
+		return false;
+	if (!cok) {
+		catalog_free_columns(cols, n);
+		log_error("%s: its columns cannot be mapped any more (see above); fix the config and run again", t->display);
+		return false;
+	}
+	bool same = n == t->ncols;
+	for (int i = 0; same && i < n; i++) {
+		Buf a, b;
+		buf_init(&a);
+		buf_init(&b);
+		types_ch_name(&cols[i].ch, &a);
+		types_ch_name(&t->cols[i].ch, &b);
+		same = strcmp(cols[i].name, t->cols[i].name) == 0 && strcmp(a.data, b.data) == 0 &&
+		       cols[i].kind == t->cols[i].kind && cols[i].binary == t->cols[i].binary;
+		buf_free(&a);
+		buf_free(&b);
+	}
+	/* key and ORDER BY columns by attnum in the new list */
+	int *idx[2] = {t->key, t->order};
+	int cnt[2] = {t->nkey, t->norder};
+	for (int l = 0; l < 2; l++)
+		for (int k = 0; k < cnt[l]; k++) {
+			int att = t->cols[idx[l][k]].attnum, found = -1;
+			for (int i = 0; i < n; i++)
+				if (cols[i].attnum == att)
+					found = i;
+			if (found < 0) {
+				log_error("%s: its key column %s is gone at the source; run pgch %s --restart", t->display,
+					  t->cols[idx[l][k]].name, s->run_mode ? "run" : "snapshot");
+				catalog_free_columns(cols, n);
+				return false;
+			}
+		}
+	for (int l = 0; l < 2; l++)
+		for (int k = 0; k < cnt[l]; k++) {
+			int att = t->cols[idx[l][k]].attnum;
+			for (int i = 0; i < n; i++)
+				if (cols[i].attnum == att)
+					idx[l][k] = i;
+		}
+	for (int i = 0; i < n; i++) /* ORDER BY columns are never Nullable (catalog_discover) */
+		for (int k = 0; k < t->norder; k++)
+			if (t->order[k] == i)
+				cols[i].ch.nullable = false;
+	catalog_free_columns(t->cols, t->ncols);
+	t->cols = cols;
+	t->ncols = n;
+	Buf sql;
+	buf_init(&sql);
+	bool ok;
+	if (same) {
+		buf_puts(&sql, "TRUNCATE TABLE ");
+		plan_target(t, s->cfg, &sql);
+		ok = ch_query(s->ch, sql.data, NULL);
+	} else {
+		log_info("%s: its columns changed; recreating its ClickHouse table", t->display);
+		buf_puts(&sql, "DROP TABLE IF EXISTS ");
+		plan_target(t, s->cfg, &sql);
+		ok = ch_query(s->ch, sql.data, NULL);
+		buf_reset(&sql);
+		plan_create_table(t, s->cfg, &s->ch->caps, &sql);
+		ok = ok && ch_query(s->ch, sql.data, NULL);
+		for (int k = 0; ok && k < t->nafter; k++)
+			ok = ch_query(s->ch, t->after[k], NULL);
+	}
+	buf_free(&sql);
+	return ok;
+}
+
 /* Copy a table again (needs_resync, or truncated mid-copy): the stream worker is stopped. */
 static bool do_resyncs(Sup *s)
 {
@@ -795,14 +901,14 @@ static bool do_resyncs(Sup *s)
 			}
 		if (busy)
 			continue; /* again once they are reaped */
-		Buf sql;
-		buf_init(&sql);
-		buf_puts(&sql, "TRUNCATE TABLE ");
-		plan_target(&s->cat->tables[ti], s->cfg, &sql);
-		bool ok = ch_query(s->ch, sql.data, NULL);
-		buf_free(&sql);
-		if (!ok)
+		if (!refresh_table(s, ti))
 			return false;
+		/* only workers forked from now on (a snapshot taken now, this catalog) copy it */
+		uint64_t newest = s->snap.lsn;
+		for (int i = 0; i < s->nworkers; i++)
+			if (s->workers[i].lsn > newest)
+				newest = s->workers[i].lsn;
+		s->min_lsn[ti] = newest + 1;
 		StateRow *rows = xcalloc((size_t)s->plan.nparts + 1, sizeof(StateRow));
 		int n = 0;
 		for (int i = 0; i < s->plan.nparts; i++) {
@@ -815,7 +921,7 @@ static bool do_resyncs(Sup *s)
 			p->snapshot_lsn = 0;
 			partition_row(s, p, "todo", &rows[n++]);
 		}
-		ok = state_write(s->ch, s->cfg, rows, n) && write_table_row(s, ti, "copying");
+		bool ok = state_write(s->ch, s->cfg, rows, n) && write_table_row(s, ti, "copying");
 		free(rows);
 		if (!ok)
 			return false;
@@ -920,6 +1026,8 @@ static void schedule(Sup *s)
 		}
 		if (s->run_mode)
 			manage_stream(s, now);
+		else if (any_resync(s) && !do_resyncs(s))
+			s->failed = true;
 		while (!s->stopping && !(s->run_mode && any_resync(s))) {
 			int pi = next_partition(s, now);
 			if (pi < 0)
@@ -1048,6 +1156,7 @@ static bool prepare_slot(Sup *s, const StateRow *prior)
 		return false;
 	bool slot_recorded = prior && prior->lsn != 0 &&
 			     (strcmp(prior->status, "snapshotting") == 0 || strcmp(prior->status, "streaming") == 0 ||
+			      strcmp(prior->status, "stopped") == 0 ||
 			      (strcmp(prior->status, "done") == 0 && strcmp(prior->info, "slot kept") == 0));
 	if (prior && strcmp(prior->status, "done") == 0 && strcmp(prior->info, "slot dropped") == 0 && s->run_mode) {
 		log_error("the snapshot finished without keeping its replication slot, so the changes since then cannot be "
@@ -1106,7 +1215,7 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 	State st;
 	memset(&st, 0, sizeof st);
 
-	if (!signals_install())
+	if (!supervisor_signals())
 		return 1;
 	if (!state_ensure(ch, cfg))
 		goto out;
@@ -1152,6 +1261,7 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 	}
 	s->workers = xcalloc((size_t)cfg->pipe.snapshot.workers + 1, sizeof(Worker));
 	s->resync = xcalloc((size_t)cat->ntables + 1, sizeof(bool));
+	s->min_lsn = xcalloc((size_t)cat->ntables + 1, sizeof(uint64_t));
 	s->truncated = xcalloc((size_t)cat->ntables + 1, sizeof(uint64_t));
 	s->unrep = xcalloc((size_t)cat->ntables + 1, sizeof(int64_t));
 	for (int ti = 0; ti < cat->ntables; ti++) {
@@ -1210,6 +1320,8 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 			 cfg->pipe.slot, lsn);
 		if (!all_done(s))
 			summary(s, false);
+		else
+			write_pipe_row(s, "stopped", s->slot_start, cfg->pipe.slot); /* pgch status tells */
 		rc = 0;
 		goto out;
 	}
@@ -1231,6 +1343,7 @@ out:
 	free(s->active);
 	free(s->workers);
 	free(s->resync);
+	free(s->min_lsn);
 	free(s->truncated);
 	free(s->unrep);
 	if (s->prog_rd >= 0)

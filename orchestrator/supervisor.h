@@ -25,6 +25,9 @@ typedef struct SupervisorOptions {
 	bool json;       /* summary as JSON on stdout */
 } SupervisorOptions;
 
+/* Install the signal handlers early, so a SIGTERM during start-up still ends in exit 0. */
+bool supervisor_signals(void);
+
 /* pgch snapshot: returns the process exit status. */
 int supervisor_snapshot(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const SupervisorOptions *o);
 /* pgch run: copy what is not copied, stream changes until SIGTERM/SIGINT (then exit 0). */

@@ -71,6 +71,7 @@ run_stop
 
 # after stop
 out=$(status)
+like "$out" "pipe $T_NAME: stopped" "text after stop: the pipe is stopped"
 like "$out" "slot $SLOT: inactive" "text after stop: the slot is inactive"
 ok "$(! grep -q 'replication lag' <<<"$out"; echo $?)" "text after stop: no replication lag line"
 like "$out" 'public\.t +done +1,000 ' "text after stop: t still done"
