@@ -19,6 +19,7 @@
 #include "hooks.h"
 #include "log.h"
 #include "pg.h"
+#include "rowbinary.h"
 
 /* ---------------------------------------------------------------- selection */
 
@@ -933,4 +934,11 @@ char *catalog_insert_columns(const Table *t, const Config *cfg)
 	buf_puts(&b, ", ");
 	ch_quote_ident(&b, cfg->dest.deleted_column);
 	return buf_steal(&b);
+}
+
+void catalog_conv_init(const Column *c, const ChCaps *caps, ColConv *out)
+{
+	rowbinary_init(out, c->kind, &c->ch, c->policy, caps);
+	out->tz = c->pg.oid == OID_TIMESTAMPTZ;
+	out->delim = c->delim;
 }

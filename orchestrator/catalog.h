@@ -97,6 +97,10 @@ bool catalog_read_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, c
 			  bool *ok);
 void catalog_free_columns(Column *cols, int n);
 
+/* The value converter for a column (its decoder, ClickHouse type, policy, text details). */
+typedef struct ColConv ColConv;
+void catalog_conv_init(const Column *c, const ChCaps *caps, ColConv *out);
+
 /* Find a table by source display name or target. */
 Table *catalog_find(Catalog *cat, const char *name);
 

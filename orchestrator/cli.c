@@ -112,7 +112,8 @@ int cli_check(const char *config, const CliOptions *o)
 	return rc;
 }
 
-int cli_snapshot(const char *config, const CliOptions *o)
+/* snapshot and run: the supervisor takes over, with timestamped logs. */
+static int supervised(const char *config, const CliOptions *o, bool run)
 {
 	if (!supervisor_signals())
 		return 1;
@@ -122,26 +123,20 @@ int cli_snapshot(const char *config, const CliOptions *o)
 		log_set_timestamps(true);
 		log_set_role("supervisor");
 		SupervisorOptions so = {o->keep_slot, o->restart, o->json};
-		rc = supervisor_snapshot(s.cfg, s.pg, &s.ch, &s.cat, &so);
+		rc = run ? supervisor_run(s.cfg, s.pg, &s.ch, &s.cat, &so) : supervisor_snapshot(s.cfg, s.pg, &s.ch, &s.cat, &so);
 	}
 	session_close(&s);
 	return rc;
 }
 
+int cli_snapshot(const char *config, const CliOptions *o)
+{
+	return supervised(config, o, false);
+}
+
 int cli_run(const char *config, const CliOptions *o)
 {
-	if (!supervisor_signals())
-		return 1;
-	Session s;
-	int rc = session_open(&s, config, true);
-	if (rc == 0) {
-		log_set_timestamps(true);
-		log_set_role("supervisor");
-		SupervisorOptions so = {o->keep_slot, o->restart, o->json};
-		rc = supervisor_run(s.cfg, s.pg, &s.ch, &s.cat, &so);
-	}
-	session_close(&s);
-	return rc;
+	return supervised(config, o, true);
 }
 
 /* Seconds since a ClickHouse "YYYY-MM-DD hh:mm:ss" (UTC), or -1. */

@@ -78,6 +78,18 @@ void plan_target(const Table *t, const Config *cfg, Buf *out)
 	ch_quote_ident(out, t->target);
 }
 
+char *plan_insert_sql(const Table *t, const Config *cfg)
+{
+	Buf sql;
+	buf_init(&sql);
+	buf_puts(&sql, "INSERT INTO ");
+	plan_target(t, cfg, &sql);
+	char *cols = catalog_insert_columns(t, cfg);
+	buf_printf(&sql, " (%s) FORMAT RowBinary", cols);
+	free(cols);
+	return buf_steal(&sql);
+}
+
 void plan_create_table(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out)
 {
 	buf_puts(out, "CREATE TABLE IF NOT EXISTS ");

@@ -282,20 +282,13 @@ static int copy_partition(const SnapshotJob *job, PGconn *conn, ChConn *ch, int 
 	r.conv = xcalloc((size_t)t->ncols, sizeof(ColConv));
 	r.fields = xcalloc((size_t)t->ncols, sizeof(char *));
 	r.lens = xcalloc((size_t)t->ncols, sizeof(int));
-	for (int i = 0; i < t->ncols; i++) {
-		rowbinary_init(&r.conv[i], t->cols[i].kind, &t->cols[i].ch, t->cols[i].policy, job->caps);
-		r.conv[i].tz = t->cols[i].pg.oid == OID_TIMESTAMPTZ;
-		r.conv[i].delim = t->cols[i].delim;
-	}
-	buf_reset(&sql);
-	buf_puts(&sql, "INSERT INTO ");
-	plan_target(t, job->cfg, &sql);
-	char *icols = catalog_insert_columns(t, job->cfg);
-	buf_printf(&sql, " (%s) FORMAT RowBinary", icols);
-	free(icols);
+	for (int i = 0; i < t->ncols; i++)
+		catalog_conv_init(&t->cols[i], job->caps, &r.conv[i]);
+	char *insert = plan_insert_sql(t, job->cfg);
 	char settings[256];
 	ch_insert_settings(ch, t->partition_by != NULL, settings, sizeof settings);
-	bool ok = ch_insert(ch, sql.data, settings, fill, &r, NULL);
+	bool ok = ch_insert(ch, insert, settings, fill, &r, NULL);
+	free(insert);
 	if (!ok && !r.fail)
 		r.fail = WORKER_RETRY;
 	buf_free(&sql);

@@ -53,24 +53,14 @@ bool stream_table_columns(Stream *s, StreamTable *st)
 	free(st->conv);
 	st->conv = xcalloc((size_t)t->ncols + 1, sizeof(ColConv));
 	st->nconv = t->ncols;
-	for (int i = 0; i < t->ncols; i++) {
-		rowbinary_init(&st->conv[i], t->cols[i].kind, &t->cols[i].ch, t->cols[i].policy, s->o->caps);
-		st->conv[i].tz = t->cols[i].pg.oid == OID_TIMESTAMPTZ;
-		st->conv[i].delim = t->cols[i].delim;
-	}
+	for (int i = 0; i < t->ncols; i++)
+		catalog_conv_init(&t->cols[i], s->o->caps, &st->conv[i]);
 	free(st->col_to_rel);
 	st->col_to_rel = xcalloc((size_t)t->ncols + 1, sizeof(int));
 	for (int i = 0; i < t->ncols; i++)
 		st->col_to_rel[i] = -1;
 	free(st->insert_sql);
-	Buf sql;
-	buf_init(&sql);
-	buf_puts(&sql, "INSERT INTO ");
-	plan_target(t, s->cfg, &sql);
-	char *cols = catalog_insert_columns(t, s->cfg);
-	buf_printf(&sql, " (%s) FORMAT RowBinary", cols);
-	free(cols);
-	st->insert_sql = buf_steal(&sql);
+	st->insert_sql = plan_insert_sql(t, s->cfg);
 	st->have_relation = false;
 	return true;
 }
@@ -457,6 +447,16 @@ static bool column_missing(StreamTable *st, BatchEntry *e, int c)
 	return batch_row_column(batch_row(&st->batch, e), e->row_len, c, &state, &d, &l) && state == BATCH_MISSING;
 }
 
+/* The PostgreSQL text form of an entry's k-th key column (malloc'd). */
+static char *entry_key_text(StreamTable *st, const BatchEntry *e, int k)
+{
+	uint8_t state;
+	const char *d;
+	uint32_t len;
+	batch_row_column(batch_row(&st->batch, e), e->row_len, st->t->ncols + k, &state, &d, &len);
+	return xstrndup(d, len);
+}
+
 /* Source lookup: current values of the missing columns, by key, in one query. */
 static bool lookup_source(Stream *s, StreamTable *st)
 {
@@ -488,11 +488,7 @@ static bool lookup_source(Stream *s, StreamTable *st)
 			continue;
 		buf_puts(&sql, n++ ? ", (" : "(");
 		for (int k = 0; k < t->nkey; k++) {
-			uint8_t state;
-			const char *d;
-			uint32_t len;
-			batch_row_column(batch_row(&st->batch, e), e->row_len, t->ncols + k, &state, &d, &len);
-			char *text = xstrndup(d, len);
+			char *text = entry_key_text(st, e, k);
 			char *lit = pg_quote_literal(conn, text);
 			buf_printf(&sql, "%s%s::%s", k ? ", " : "", lit, t->cols[t->key[k]].type_name);
 			free(lit);
@@ -609,11 +605,7 @@ static bool lookup_clickhouse(Stream *s, StreamTable *st)
 		buf_puts(&sql, n++ ? ", (" : "(");
 		for (int k = 0; k < t->nkey; k++) {
 			int c = t->key[k];
-			uint8_t state;
-			const char *d;
-			uint32_t len;
-			batch_row_column(batch_row(&st->batch, e), e->row_len, t->ncols + k, &state, &d, &len);
-			char *text = xstrndup(d, len);
+			char *text = entry_key_text(st, e, k);
 			if (k)
 				buf_puts(&sql, ", ");
 			if (t->cols[c].ch.kind == CH_STRING) {

@@ -70,10 +70,9 @@ int main(int argc, char **argv)
 				continue;
 			}
 			ColConv cb, ct;
-			rowbinary_init(&cb, col->kind, &col->ch, UNREP_NULL, caps);
-			rowbinary_init(&ct, col->kind, &col->ch, UNREP_NULL, caps);
-			cb.tz = ct.tz = col->pg.oid == OID_TIMESTAMPTZ;
-			cb.delim = ct.delim = col->delim;
+			col->policy = UNREP_NULL;
+			catalog_conv_init(col, caps, &cb);
+			catalog_conv_init(col, caps, &ct);
 			Buf ob, ot;
 			buf_init(&ob);
 			buf_init(&ot);
