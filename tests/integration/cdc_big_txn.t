@@ -40,7 +40,12 @@ same_sample big "id, v, pad" id "id % 9973 = 1" "a sample of rows equal value by
 is "$(stream_pid)" "$spid" "the stream worker was not restarted"
 hwm=$(vm_hwm "$spid")
 diag "stream worker VmHWM after the transaction: ${hwm:-?} kB (limit $LIMIT_KB kB)"
-ok "$([ -n "$hwm" ] && [ "$hwm" -lt $LIMIT_KB ]; echo $?)" "the stream worker's peak RSS (${hwm:-?} kB) stays under 256 MB"
+if [ -n "${PGCH_SANITIZED:-}" ]; then
+	T_N=$((T_N + 1))
+	echo "ok $T_N # skip memory bound under AddressSanitizer (its shadow memory and quarantine; ${hwm:-?} kB)"
+else
+	ok "$([ -n "$hwm" ] && [ "$hwm" -lt $LIMIT_KB ]; echo $?)" "the stream worker's peak RSS (${hwm:-?} kB) stays under 256 MB"
+fi
 ok "$(! log_has ' (error|warning): '; echo $?)" "no error or warning in the run log"
 run_stop
 done_testing
