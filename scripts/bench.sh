@@ -162,7 +162,8 @@ while (alive()) {
 		my $st = slurp("/proc/$pid/status") // next;
 		my ($name) = $st =~ /^Name:\s+(\S+)/m;
 		my ($hwm) = $st =~ /^VmHWM:\s+(\d+)/m;
-		next unless defined $hwm && defined $name && $name eq 'pgch';
+		# workers rename themselves (prctl PR_SET_NAME "pgch-snapshot"): match the prefix
+		next unless defined $hwm && defined $name && $name =~ /^pgch(-|$)/;
 		my $r = $seen{$pid} //= { role => ($parent == $root ? 'supervisor' : 'worker'), hwm => 0, n => 0 };
 		$r->{hwm} = $hwm if $hwm > $r->{hwm};
 		$r->{n}++;
