@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "lua_prelude.h" /* generated from lua/pgch.lua: LUA_PRELUDE */
 
 #define CONFIG_MEMORY_LIMIT (64u << 20)
 #define CONFIG_INSTRUCTION_LIMIT 200000000L
@@ -111,7 +112,7 @@ static int sandbox_file(lua_State *L)
 	return 1;
 }
 
-static const char *const known_globals[] = {"source", "destination", "pipe", "tables", "on_table", NULL};
+static const char *const known_globals[] = {"source", "destination", "pipe", "tables", "on_table", "pgch", NULL};
 
 static bool is_known_global(const char *name)
 {
@@ -199,6 +200,14 @@ static lua_State *sandbox_open(Sandbox *sb)
 	lua_setglobal(L, "env");
 	lua_pushcfunction(L, sandbox_file);
 	lua_setglobal(L, "file");
+	/* the prelude (lua/pgch.lua) returns the table of helpers that configs call as pgch.* */
+	if (luaL_loadbufferx(L, LUA_PRELUDE, sizeof LUA_PRELUDE - 1, "=lua/pgch.lua", "t") != LUA_OK ||
+	    lua_pcall(L, 0, 1, 0) != LUA_OK) {
+		log_error("the built-in Lua prelude failed: %s", lua_tostring(L, -1));
+		lua_close(L);
+		return NULL;
+	}
+	lua_setglobal(L, "pgch");
 	/* math.random is seeded from time in 5.4; configs must be deterministic anyway. */
 	lua_pushglobaltable(L);
 	lua_newtable(L);

@@ -10,6 +10,7 @@
  *   t.order_by      { "customer_id", "id" }    may be changed (the same checks apply)
  *   t.partition_by  nil or an expression       may be set
  *   t.after         {}                         ClickHouse statements to run after CREATE TABLE
+ *   t.version_column, t.is_deleted_column, t.synced_at_column   pgch's own columns (read-only)
  *
  * and may change it in place (or return a replacement). The result goes through the same
  * validation as the config's own table options; a Lua error is reported with its line. The
@@ -43,6 +44,12 @@ static void push_table(lua_State *L, const Table *t, const Config *cfg)
 	lua_setfield(L, -2, "target");
 	lua_pushstring(L, cfg->dest.database);
 	lua_setfield(L, -2, "database");
+	lua_pushstring(L, cfg->dest.version_column);
+	lua_setfield(L, -2, "version_column");
+	lua_pushstring(L, cfg->dest.deleted_column);
+	lua_setfield(L, -2, "is_deleted_column");
+	lua_pushstring(L, cfg->dest.synced_column);
+	lua_setfield(L, -2, "synced_at_column");
 	lua_createtable(L, t->ncols, 0);
 	for (int i = 0; i < t->ncols; i++) {
 		const Column *c = &t->cols[i];
@@ -81,10 +88,13 @@ static void push_table(lua_State *L, const Table *t, const Config *cfg)
 	lua_setfield(L, -2, "after");
 }
 
-static int traceback(lua_State *L)
+/* The message handler: the error's own text, which names the config's file and line (the
+ * pgch.* helpers raise their errors at their caller's line), without a stack traceback, so
+ * the error stays one line. */
+static int error_message(lua_State *L)
 {
 	const char *msg = lua_tostring(L, 1);
-	luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+	lua_pushstring(L, msg ? msg : "(error object is not a string)");
 	return 1;
 }
 
@@ -193,13 +203,13 @@ bool hooks_on_table(const Config *cfg, const ChCaps *caps, Table *t)
 		return true;
 	lua_State *L = cfg->L;
 	config_reset_budget(cfg);
-	lua_pushcfunction(L, traceback);
+	lua_pushcfunction(L, error_message);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, cfg->hook_on_table);
 	push_table(L, t, cfg);
 	lua_pushvalue(L, -1);
-	int base = lua_gettop(L) - 3; /* traceback, function, arg, arg copy */
+	int base = lua_gettop(L) - 3; /* message handler, function, arg, arg copy */
 	lua_rotate(L, base + 1, 1);   /* keep a reference to the argument below the call */
-	/* stack: traceback, argcopy, function, arg */
+	/* stack: message handler, argcopy, function, arg */
 	if (lua_pcall(L, 1, 1, base) != LUA_OK) {
 		log_error("on_table(%s) failed: %s", t->display, lua_tostring(L, -1));
 		lua_settop(L, base - 1);

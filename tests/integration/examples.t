@@ -34,6 +34,9 @@ is "$(ch "SELECT count() FROM system.columns WHERE database = '$CHDB' AND table 
 is "$(ch "SELECT type FROM system.columns WHERE database = '$CHDB' AND table = 'employees' AND name = 'birth_date'")" "Nullable(String)" \
 	"employees.birth_date holds its text form"
 
+is "$(ch "SELECT type FROM system.columns WHERE database = '$CHDB' AND table = 'products' AND name = 'unit_price'")" "Nullable(Float64)" \
+	"the hook's pgch.set_type made products.unit_price a Float64"
+
 for t in $got; do
 	src=$t
 	[ "$t" = order_lines ] && src=order_details
