@@ -1,8 +1,13 @@
 /*
  * main — the pgch command line (DESIGN.md §7): parse arguments, dispatch to cli_* commands.
+ *
+ * Each command has a row in `commands`: its argument, the options that apply to it (any
+ * other option is a usage error rather than silently ignored) and the page that
+ * `pgch COMMAND --help` (or `pgch help COMMAND`) prints.
  */
 #include <curl/curl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +43,7 @@ static const char usage_text[] =
 	"  --table T       resync: the table to copy again (schema.table or its ClickHouse name)\n"
 	"  -v, --verbose   more log lines (repeat for debug)\n"
 	"  -q, --quiet     warnings and errors only\n"
-	"  -h, --help      this help;  --version  the version\n"
+	"  -h, --help      this help (pgch COMMAND --help: that command's page);  --version\n"
 	"\n"
 	"A config is a Lua file:\n"
 	"\n"
@@ -53,10 +58,135 @@ static const char usage_text[] =
 	"Exit status: 0 success, 1 failure (one line on stderr says why), 2 usage or config error.\n"
 	"Documentation: README.md; examples in contrib/.\n";
 
+enum {
+	OPT_JSON = 1 << 0,
+	OPT_KEEP_SLOT = 1 << 1,
+	OPT_RESTART = 1 << 2,
+	OPT_TABLES = 1 << 3,
+	OPT_TABLE = 1 << 4,
+};
+
+static const char *const option_names[] = {"--json", "--keep-slot", "--restart", "--tables", "--table"};
+
 static int keygen_command(const char *path, const CliOptions *o)
 {
 	(void)o;
 	return keygen_write(path) ? 0 : 1;
+}
+
+typedef struct Command {
+	const char *name;
+	int (*fn)(const char *arg, const CliOptions *o);
+	unsigned options; /* OPT_* that apply */
+	const char *help; /* after "Usage: pgch NAME [OPTIONS] CONFIG" */
+} Command;
+
+static const Command commands[] = {
+	{"check", cli_check, OPT_JSON,
+	 "Check every prerequisite of the pipe before anything is created: the config, both servers\n"
+	 "reachable, wal_level = logical, the replication user's privileges, free slots and WAL\n"
+	 "senders, replica identities, no connection pooler in the way, the ClickHouse version and\n"
+	 "what it supports. Each line is OK, WARN or FAIL with the statement that fixes it.\n"
+	 "\n"
+	 "  --json   one JSON object: {\"ok\": bool, \"checks\": [{\"name\", \"status\", \"detail\", \"fix\"}]}\n"
+	 "\n"
+	 "Exit status: 0 nothing failed (warnings allowed), 1 something failed, 2 config error.\n"
+	 "Example:  pgch check pipe.lua && pgch run pipe.lua\n"},
+	{"plan", cli_plan, OPT_JSON,
+	 "Print what the pipe would do, and change nothing: the selected tables with their row\n"
+	 "estimates, the CREATE TABLE statements for ClickHouse (types as chosen for the server's\n"
+	 "version, after the on_table hook), the statements a hook adds, and the ctid ranges each\n"
+	 "table is split into for the parallel snapshot.\n"
+	 "\n"
+	 "  --json   the same as one JSON object (tables, columns, DDL, partitions)\n"
+	 "\n"
+	 "Example:  pgch plan pipe.lua | less\n"},
+	{"snapshot", cli_snapshot, OPT_JSON | OPT_KEEP_SLOT | OPT_RESTART,
+	 "Copy the selected tables once and exit: a batch migration. Creates the publication, a\n"
+	 "replication slot with an exported snapshot, and the ClickHouse tables; copies every table\n"
+	 "in parallel partitions under that one snapshot; then applies the changes committed while\n"
+	 "it copied, so the destination equals the source as of the end of the copy. Progress is\n"
+	 "recorded in ClickHouse: after an interruption, run it again and it copies only what is\n"
+	 "not finished. Settings: pipe.snapshot = { workers, rows_per_partition, tables_in_parallel }.\n"
+	 "\n"
+	 "  --keep-slot   keep the replication slot, so `pgch run` continues from the end of the copy\n"
+	 "  --restart     forget recorded progress, drop the pipe's tables and slot, copy everything again\n"
+	 "  --json        the final summary as JSON on stdout\n"
+	 "\n"
+	 "Exit status: 0 every table copied, 1 failure (the line on stderr says which and why).\n"
+	 "Example:  pgch snapshot --keep-slot pipe.lua && pgch run pipe.lua\n"},
+	{"run", cli_run, OPT_JSON | OPT_RESTART,
+	 "Run the pipe: copy what is not copied yet (as snapshot does) while the streaming worker\n"
+	 "already consumes the slot, then stream every INSERT, UPDATE, DELETE and TRUNCATE to\n"
+	 "ClickHouse, at most pipe.sync_interval seconds or pipe.batch_size rows per batch. Runs\n"
+	 "until SIGTERM or SIGINT, then flushes, confirms its position to PostgreSQL and exits 0.\n"
+	 "Killed or crashed, it resumes from the slot and the recorded progress when run again.\n"
+	 "\n"
+	 "  --restart     forget recorded progress, drop the pipe's tables and slot, copy everything again\n"
+	 "  --json        the snapshot phase's summary as JSON on stdout\n"
+	 "\n"
+	 "Exit status: 0 stopped by a signal, 1 failure (for example the slot was lost).\n"
+	 "Example:  pgch run pipe.lua      (as a service: contrib/systemd/pgch@.service)\n"},
+	{"status", cli_status, OPT_JSON,
+	 "Show the pipe from outside, without disturbing it: per table the snapshot state, rows in\n"
+	 "ClickHouse and the last sync; the slot's confirmed position, the WAL it retains in bytes,\n"
+	 "the replication lag in seconds, and whether the pipe is running, paused or stopped.\n"
+	 "\n"
+	 "  --json   the same as one JSON object, for monitoring\n"
+	 "\n"
+	 "Example:  pgch status --json pipe.lua | jq .slot.lag_seconds\n"},
+	{"verify", cli_verify, OPT_JSON,
+	 "Compare the source and the destination table by table: the row count and, for an integer\n"
+	 "key, its sum, min and max, PostgreSQL's against ClickHouse's deduplicated view (FINAL,\n"
+	 "deleted rows left out). Run it when the pipe is caught up (or stopped): rows changed\n"
+	 "during the comparison can show as differences.\n"
+	 "\n"
+	 "  --json   the comparison as JSON\n"
+	 "\n"
+	 "Exit status: 0 every table equal, 1 a difference or failure.\n"},
+	{"resync", cli_resync, OPT_TABLE,
+	 "Copy one table again while the pipe runs, for example after a change pgch could not\n"
+	 "apply. The running `pgch run` picks the request up within seconds; changes keep\n"
+	 "streaming meanwhile and the newest version of each row wins.\n"
+	 "\n"
+	 "  --table T   the table: schema.table, or its ClickHouse name (required)\n"
+	 "\n"
+	 "Example:  pgch resync pipe.lua --table public.orders\n"},
+	{"pause", cli_pause, 0,
+	 "Stop consuming changes, keeping the slot's position: `pgch run` stays up and idle until\n"
+	 "`pgch resume`. PostgreSQL retains WAL meanwhile (see `pgch status`).\n"},
+	{"resume", cli_resume, 0, "Start consuming changes again after `pgch pause`.\n"},
+	{"drop", cli_drop, OPT_TABLES,
+	 "Remove the pipe from PostgreSQL: its replication slot (so WAL is no longer retained for it)\n"
+	 "and its publication; stop `pgch run` first. The pipe's recorded progress is cleared, so a\n"
+	 "later run starts with a new copy. The ClickHouse tables stay unless --tables.\n"
+	 "\n"
+	 "  --tables   also drop the pipe's ClickHouse tables\n"},
+	{"keygen", keygen_command, 0,
+	 "Write an ed25519 key pair for the SSH bastion: PATH (private, mode 0600) and PATH.pub.\n"
+	 "Authorize PATH.pub on the bastion and name PATH in source.ssh.private_key.\n"
+	 "\n"
+	 "Example:  pgch keygen /etc/pgch/id_ed25519\n"},
+};
+
+static const Command *command_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static const char *command_arg(const Command *c)
+{
+	return c->fn == keygen_command ? "PATH" : "CONFIG";
+}
+
+static void command_help(const Command *c)
+{
+	printf("Usage: pgch %s [OPTIONS] %s\n\n%s\nCommon options: -v, --verbose (repeat for debug); -q, --quiet.\n"
+	       "All commands: pgch --help.  Documentation: README.md; examples in contrib/.\n",
+	       c->name, command_arg(c), c->help);
 }
 
 int main(int argc, char **argv)
@@ -71,16 +201,18 @@ int main(int argc, char **argv)
 	CliOptions o;
 	memset(&o, 0, sizeof o);
 	int verbosity = 0, c;
+	unsigned given = 0;
+	bool help = false;
 	while ((c = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j': o.json = true; break;
-		case 'k': o.keep_slot = true; break;
-		case 'r': o.restart = true; break;
-		case 'T': o.drop_tables = true; break;
-		case 't': o.table = optarg; break;
+		case 'j': o.json = true; given |= OPT_JSON; break;
+		case 'k': o.keep_slot = true; given |= OPT_KEEP_SLOT; break;
+		case 'r': o.restart = true; given |= OPT_RESTART; break;
+		case 'T': o.drop_tables = true; given |= OPT_TABLES; break;
+		case 't': o.table = optarg; given |= OPT_TABLE; break;
 		case 'v': verbosity++; break;
 		case 'q': verbosity = -1; break;
-		case 'h': fputs(usage_text, stdout); return 0;
+		case 'h': help = true; break;
 		case 'V': printf("pgch %s\n", PGCH_VERSION); return 0;
 		default: fputs("Try 'pgch --help'.\n", stderr); return 2;
 		}
@@ -88,41 +220,48 @@ int main(int argc, char **argv)
 	log_set_level(verbosity < 0 ? LOG_WARN : verbosity >= 2 ? LOG_DEBUG : LOG_INFO);
 	o.verbose = verbosity > 0;
 	if (optind >= argc) {
-		fputs(usage_text, stderr);
-		return 2;
+		fputs(usage_text, help ? stdout : stderr);
+		return help ? 0 : 2;
 	}
-	const char *cmd = argv[optind++];
-	if (strcmp(cmd, "help") == 0) {
-		fputs(usage_text, stdout);
+	const char *name = argv[optind++];
+	if (strcmp(name, "help") == 0) {
+		const Command *about = optind < argc ? command_find(argv[optind]) : NULL;
+		if (optind < argc && !about) {
+			log_error("unknown command \"%s\"; try 'pgch --help'", argv[optind]);
+			return 2;
+		}
+		if (about)
+			command_help(about);
+		else
+			fputs(usage_text, stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "version") == 0) {
+	if (strcmp(name, "version") == 0) {
 		printf("pgch %s\n", PGCH_VERSION);
 		return 0;
 	}
-	static const struct {
-		const char *name;
-		int (*fn)(const char *config, const CliOptions *o);
-	} commands[] = {
-		{"check", cli_check},	{"plan", cli_plan}, {"snapshot", cli_snapshot},
-		{"run", cli_run},	{"status", cli_status}, {"drop", cli_drop},
-		{"verify", cli_verify}, {"resync", cli_resync}, {"pause", cli_pause},
-		{"resume", cli_resume},
-		{"keygen", keygen_command},
-	};
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		if (strcmp(cmd, commands[i].name) != 0)
-			continue;
-		if (optind != argc - 1) {
-			const char *what = commands[i].fn == keygen_command ? "PATH" : "CONFIG";
-			log_error("%s needs exactly one %s (pgch %s %s)", cmd, what, cmd, what);
+	const Command *cmd = command_find(name);
+	if (!cmd) {
+		log_error("unknown command \"%s\"; try 'pgch --help'", name);
+		return 2;
+	}
+	if (help) {
+		command_help(cmd);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof option_names / sizeof option_names[0]; i++) {
+		if ((given & (1u << i)) && !(cmd->options & (1u << i))) {
+			log_error("%s does not apply to pgch %s; try 'pgch %s --help'", option_names[i], cmd->name,
+				  cmd->name);
 			return 2;
 		}
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		int rc = commands[i].fn(argv[optind], &o);
-		curl_global_cleanup();
-		return rc;
 	}
-	log_error("unknown command \"%s\"; try 'pgch --help'", cmd);
-	return 2;
+	if (optind != argc - 1) {
+		log_error("%s needs exactly one %s (pgch %s %s)", name, command_arg(cmd), name, command_arg(cmd));
+		return 2;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	int rc = cmd->fn(argv[optind], &o);
+	curl_global_cleanup();
+	return rc;
 }

@@ -1305,7 +1305,7 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 		if (all)
 			s->lines[ti].done = true;
 	}
-	progress_display_init(!o->json || true);
+	progress_display_init(true); /* on stderr, and only on a terminal: --json goes to stdout */
 	schedule(s);
 	progress_display_finish();
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The command line: every command has a help page (pgch COMMAND --help, pgch help COMMAND) on
+# stdout with exit 0; an option that does not apply to a command, an unknown command or a
+# missing CONFIG is one line on stderr and exit 2, before any server is contacted.
+. "$(dirname "$0")/lib.sh"
+
+for cmd in check plan snapshot run status verify resync pause resume drop keygen; do
+	out=$("$PGCH" "$cmd" --help 2>"$WORK/err")
+	st=$?
+	is "$st $(head -n 1 <<<"$out" | cut -d' ' -f1-3)" "0 Usage: pgch $cmd" "pgch $cmd --help: its page, exit 0"
+	is "$(cat "$WORK/err")" "" "pgch $cmd --help: nothing on stderr"
+	is "$("$PGCH" help "$cmd")" "$out" "pgch help $cmd prints the same page"
+done
+like "$("$PGCH" --help)" 'Commands:' "pgch --help lists the commands"
+like "$("$PGCH" snapshot --help)" '--keep-slot' "snapshot's page documents --keep-slot"
+
+# bad ARGS... REGEX DESCRIPTION: exit 2, one line on stderr, nothing on stdout
+bad() {
+	local re=${*: -2:1} desc=${*: -1} out st
+	out=$("$PGCH" "${@:1:$#-2}" 2>"$WORK/err")
+	st=$?
+	is "$st" 2 "$desc: exit 2"
+	like "$(cat "$WORK/err")" "$re" "$desc: says why"
+	is "$(grep -c . "$WORK/err") $out" "1 " "$desc: one line on stderr, nothing on stdout"
+}
+write_config "$WORK/c.lua" 'tables = { "public.*" }'
+bad plan --keep-slot "$WORK/c.lua" '^pgch: error: --keep-slot does not apply to pgch plan' "an option of another command"
+bad status --table public.t "$WORK/c.lua" '^pgch: error: --table does not apply to pgch status' "--table outside resync"
+bad run --tables "$WORK/c.lua" '^pgch: error: --tables does not apply to pgch run' "--tables outside drop"
+bad frobnicate "$WORK/c.lua" '^pgch: error: unknown command "frobnicate"' "an unknown command"
+bad help frobnicate '^pgch: error: unknown command "frobnicate"' "help for an unknown command"
+bad plan '^pgch: error: plan needs exactly one CONFIG' "a missing CONFIG"
+bad plan "$WORK/c.lua" "$WORK/c.lua" '^pgch: error: plan needs exactly one CONFIG' "two CONFIGs"
+out=$("$PGCH" plan --bogus "$WORK/c.lua" 2>&1)
+is "$?" 2 "an unknown option: exit 2"
+done_testing
