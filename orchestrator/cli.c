@@ -51,8 +51,8 @@ static void session_close(Session *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* Load, connect, probe and (if discover) read the catalog. Returns an exit status. */
-static int session_open(Session *s, const char *config, bool discover)
+/* Load the config and connect to the source. Returns an exit status. */
+static int session_open_source(Session *s, const char *config)
 {
 	memset(s, 0, sizeof *s);
 	s->cfg = config_load(config);
@@ -64,10 +64,25 @@ static int session_open(Session *s, const char *config, bool discover)
 	s->pg = pg_connect(s->cfg, PG_CONN_NORMAL, "cli");
 	if (!s->pg || !preflight_refuse_pooler(s->cfg, s->pg))
 		return 1;
+	return 0;
+}
+
+/* Connect to and probe the destination; false (logged) if it cannot be reached. */
+static bool session_open_destination(Session *s)
+{
 	if (!ch_open(&s->ch, &s->cfg->dest))
-		return 1;
+		return false;
 	s->ch_open = true;
-	if (!ch_probe(&s->ch))
+	return ch_probe(&s->ch);
+}
+
+/* Load, connect, probe and (if discover) read the catalog. Returns an exit status. */
+static int session_open(Session *s, const char *config, bool discover)
+{
+	int rc = session_open_source(s, config);
+	if (rc != 0)
+		return rc;
+	if (!session_open_destination(s))
 		return 1;
 	if (discover) {
 		if (!catalog_discover(s->pg, s->cfg, &s->ch.caps, &s->cat)) {
@@ -297,7 +312,7 @@ int cli_status(const char *config, const CliOptions *o)
 int cli_drop(const char *config, const CliOptions *o)
 {
 	Session s;
-	int rc = session_open(&s, config, false);
+	int rc = session_open_source(&s, config);
 	if (rc != 0) {
 		session_close(&s);
 		return rc;
@@ -305,7 +320,7 @@ int cli_drop(const char *config, const CliOptions *o)
 	Config *cfg = s.cfg;
 	SlotInfo info;
 	rc = 1;
-	if (!slot_info(s.pg, cfg->pipe.slot, &info))
+	if (!slot_lock_pipe(s.pg, cfg) || !slot_info(s.pg, cfg->pipe.slot, &info))
 		goto out;
 	if (info.active) {
 		log_error("replication slot %s is in use (is pgch run still running for this pipe?): stop it first",
@@ -316,7 +331,14 @@ int cli_drop(const char *config, const CliOptions *o)
 		goto out;
 	if (!slot_drop_publication(s.pg, cfg->pipe.publication))
 		goto out;
-	log_info("dropped publication %s (if it existed)", cfg->pipe.publication);
+	/* the source holds no WAL for the pipe any more; ClickHouse may be away (that is often why
+	 * a pipe is dropped), so its part comes last */
+	if (!session_open_destination(&s)) {
+		log_error("the slot and publication are dropped, but the pipe's recorded progress%s in ClickHouse could "
+			  "not be: run pgch drop%s again when ClickHouse is reachable",
+			  o->drop_tables ? " and tables" : "", o->drop_tables ? " --tables" : "");
+		goto out;
+	}
 	State st;
 	if (!state_load(&s.ch, cfg, &st))
 		goto out;

@@ -113,7 +113,8 @@ static const Command commands[] = {
 	 "  --restart     forget recorded progress, drop the pipe's tables and slot, copy everything again\n"
 	 "  --json        the final summary as JSON on stdout\n"
 	 "\n"
-	 "Exit status: 0 every table copied, 1 failure (the line on stderr says which and why).\n"
+	 "Exit status: 0 every table copied, 1 failure (the line on stderr says which and why),\n"
+	 "3 stopped by SIGTERM/SIGINT before the end (run the same command again to continue).\n"
 	 "Example:  pgch snapshot --keep-slot pipe.lua && pgch run pipe.lua\n"},
 	{"run", cli_run, OPT_JSON | OPT_RESTART,
 	 "Run the pipe: copy what is not copied yet (as snapshot does) while the streaming worker\n"

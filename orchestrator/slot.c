@@ -235,10 +235,37 @@ bool slot_drop(PGconn *conn, const char *slot)
 
 bool slot_drop_publication(PGconn *conn, const char *publication)
 {
+	/* looked up first: DROP PUBLICATION IF EXISTS would print the server's NOTICE on stderr */
+	const char *params[1] = {publication};
+	PGresult *res = pg_query_params(conn, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params);
+	if (!res)
+		return false;
+	bool exists = PQntuples(res) > 0;
+	PQclear(res);
+	if (!exists)
+		return true;
 	char *q = pg_quote_ident(conn, publication);
-	char *sql = xasprintf("DROP PUBLICATION IF EXISTS %s", q);
+	char *sql = xasprintf("DROP PUBLICATION %s", q);
 	bool ok = pg_exec(conn, sql);
 	free(q);
 	free(sql);
+	if (ok)
+		log_info("dropped publication %s", publication);
 	return ok;
+}
+
+bool slot_lock_pipe(PGconn *conn, const Config *cfg)
+{
+	char *key = xasprintf("pgch pipe %s", cfg->pipe.slot);
+	const char *params[1] = {key};
+	PGresult *res = pg_query_params(conn, "SELECT pg_try_advisory_lock(hashtext($1))", 1, params);
+	free(key);
+	if (!res)
+		return false;
+	bool got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!got)
+		log_error("another pgch is running for pipe %s (slot %s is in use by its run or snapshot): stop it first",
+			  cfg->pipe.name, cfg->pipe.slot);
+	return got;
 }

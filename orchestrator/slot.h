@@ -47,6 +47,13 @@ bool slot_create_exported(const Config *cfg, const char *slot, bool temporary, E
 bool slot_snapshot_alive(ExportedSnapshot *s);
 void slot_release(ExportedSnapshot *s);
 bool slot_drop(PGconn *conn, const char *slot);
+/* Drop the publication if it exists (logged when it did). */
 bool slot_drop_publication(PGconn *conn, const char *publication);
+/*
+ * Take the pipe's advisory lock (keyed by its slot name) for this session, so that a second
+ * pgch run, snapshot or drop of the same pipe stops before it touches anything, whatever
+ * phase the first is in; the lock goes with the session. false (logged) if another holds it.
+ */
+bool slot_lock_pipe(PGconn *conn, const Config *cfg);
 
 #endif

@@ -288,21 +288,28 @@ static bool record_plan(Sup *s, const State *st)
 	return ok;
 }
 
+/* CREATE TABLE IF NOT EXISTS for one table, then the statements its hook added. */
+static bool create_table(Sup *s, const Table *t)
+{
+	Buf sql;
+	buf_init(&sql);
+	plan_create_table(t, s->cfg, &s->ch->caps, &sql);
+	bool ok = ch_query(s->ch, sql.data, NULL);
+	for (int k = 0; ok && k < t->nafter; k++)
+		ok = ch_query(s->ch, t->after[k], NULL);
+	buf_free(&sql);
+	return ok;
+}
+
 static bool create_tables(Sup *s)
 {
 	Buf sql;
 	buf_init(&sql);
 	plan_create_database(s->cfg, &sql);
 	bool ok = ch_query(s->ch, sql.data, NULL);
-	for (int i = 0; ok && i < s->cat->ntables; i++) {
-		Table *t = &s->cat->tables[i];
-		buf_reset(&sql);
-		plan_create_table(t, s->cfg, &s->ch->caps, &sql);
-		ok = ch_query(s->ch, sql.data, NULL);
-		for (int k = 0; ok && k < t->nafter; k++)
-			ok = ch_query(s->ch, t->after[k], NULL);
-	}
 	buf_free(&sql);
+	for (int i = 0; ok && i < s->cat->ntables; i++)
+		ok = create_table(s, &s->cat->tables[i]);
 	return ok;
 }
 
@@ -869,19 +876,16 @@ static bool refresh_table(Sup *s, int ti)
 	buf_init(&sql);
 	bool ok;
 	if (same) {
+		/* created again first if it was dropped behind pgch's back (perhaps why it is copied) */
+		ok = create_table(s, t);
 		buf_puts(&sql, "TRUNCATE TABLE ");
 		plan_target(t, s->cfg, &sql);
-		ok = ch_query(s->ch, sql.data, NULL);
+		ok = ok && ch_query(s->ch, sql.data, NULL);
 	} else {
 		log_info("%s: its columns changed; recreating its ClickHouse table", t->display);
 		buf_puts(&sql, "DROP TABLE IF EXISTS ");
 		plan_target(t, s->cfg, &sql);
-		ok = ch_query(s->ch, sql.data, NULL);
-		buf_reset(&sql);
-		plan_create_table(t, s->cfg, &s->ch->caps, &sql);
-		ok = ok && ch_query(s->ch, sql.data, NULL);
-		for (int k = 0; ok && k < t->nafter; k++)
-			ok = ch_query(s->ch, t->after[k], NULL);
+		ok = ch_query(s->ch, sql.data, NULL) && create_table(s, t);
 	}
 	buf_free(&sql);
 	return ok;
@@ -976,6 +980,8 @@ static void read_requests(Sup *s, const State *st)
 		const StateRow *r = state_find(st, s->cat->tables[ti].display, -1);
 		if (r && strcmp(r->status, "resync_requested") == 0)
 			request_resync(s, ti, "requested by pgch resync");
+		else if (r && strcmp(r->status, "needs_resync") == 0) /* by a stream worker, maybe of an earlier run */
+			request_resync(s, ti, r->info && r->info[0] ? r->info : "marked needs_resync");
 	}
 }
 
@@ -1217,6 +1223,8 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 
 	if (!supervisor_signals())
 		return 1;
+	if (!slot_lock_pipe(pg, cfg)) /* before --restart destroys anything a running pgch uses */
+		goto out;
 	if (!state_ensure(ch, cfg))
 		goto out;
 	if (o->restart) {
@@ -1327,7 +1335,9 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 	}
 	if (!all_done(s)) {
 		summary(s, false);
-		rc = 0; /* stopped on request: a later run continues */
+		/* stopped on request: not a failure, but not a finished copy either, so that
+		 * `pgch snapshot && cut-over` does not go on; the same command continues */
+		rc = SUPERVISOR_EXIT_INCOMPLETE;
 		goto out;
 	}
 	if (!finish_snapshot(s))

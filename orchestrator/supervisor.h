@@ -25,10 +25,13 @@ typedef struct SupervisorOptions {
 	bool json;       /* summary as JSON on stdout */
 } SupervisorOptions;
 
-/* Install the signal handlers early, so a SIGTERM during start-up still ends in exit 0. */
+/* Install the signal handlers early, so a SIGTERM during start-up still ends in an orderly exit. */
 bool supervisor_signals(void);
 
-/* pgch snapshot: returns the process exit status. */
+/* Exit status of a snapshot stopped by SIGTERM/SIGINT before every table was copied. */
+#define SUPERVISOR_EXIT_INCOMPLETE 3
+
+/* pgch snapshot: returns the process exit status (0, 1, or SUPERVISOR_EXIT_INCOMPLETE). */
 int supervisor_snapshot(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const SupervisorOptions *o);
 /* pgch run: copy what is not copied, stream changes until SIGTERM/SIGINT (then exit 0). */
 int supervisor_run(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const SupervisorOptions *o);

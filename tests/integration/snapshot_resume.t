@@ -32,7 +32,7 @@ T_PIDS+=("$sup")
 poll_until 60 two_done
 kill -TERM "$sup"
 wait_pid "$sup" 60
-is "$WAIT_STATUS" 0 "the interrupted run exits 0"
+is "$WAIT_STATUS" 3 "the interrupted run exits 3 (stopped before the end: not a finished copy)"
 log1=$(cat "$WORK/run1.log")
 like "$log1" 'snapshot incomplete: [0-9]+ partitions? remain; run the same command again' "it says the snapshot is incomplete"
 
