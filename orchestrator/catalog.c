@@ -416,6 +416,31 @@ static bool attnums_to_cols(const Table *t, const int *att, int n, int **out)
 
 static bool check_order(const Config *cfg, Table *t);
 
+/* pgch's own columns and progress table must not share a name with what it replicates. */
+static bool check_pgch_names(const Config *cfg, const Table *t)
+{
+	const char *mine[3] = {cfg->dest.version_column, cfg->dest.deleted_column, cfg->dest.synced_column};
+	static const char *const keys[3] = {"version", "is_deleted", "synced_at"};
+	int line = t->rule ? t->rule->line : 0;
+	for (int i = 0; i < t->ncols; i++)
+		for (int k = 0; k < 3; k++)
+			if (strcmp(t->cols[i].name, mine[k]) == 0) {
+				config_error_at(cfg, line,
+						"%s has a column named %s, which is pgch's own %s column: name that one "
+						"otherwise with destination.columns = { %s = \"...\" }, or exclude_columns it",
+						t->display, mine[k], keys[k], keys[k]);
+				return false;
+			}
+	if (strcmp(t->target, cfg->dest.state_table) == 0) {
+		config_error_at(cfg, line,
+				"%s would be written to ClickHouse table %s, which is pgch's progress table: set target, "
+				"or destination.state_table",
+				t->display, t->target);
+		return false;
+	}
+	return true;
+}
+
 /*
  * Decide the dedup key and ORDER BY (DESIGN.md §4). A table may be published only with a
  * usable replica identity; the key is the replica-identity columns; ORDER BY contains it.
@@ -821,6 +846,8 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 			tok = decide_keys(conn, cfg, t) && check_partition_by(cfg, t);
 		if (tok && cfg->hook_on_table != LUA_NOREF)
 			tok = hooks_on_table(cfg, caps, t) && check_order(cfg, t) && check_partition_by(cfg, t);
+		if (tok) /* after the hook, which may change the target */
+			tok = check_pgch_names(cfg, t);
 		if (tok && can_read && !load_leaves(conn, t))
 			return false;
 		tok = tok && can_read;

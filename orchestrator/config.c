@@ -953,6 +953,35 @@ static void set_defaults(Config *cfg)
 	cfg->hook_on_table = LUA_NOREF;
 }
 
+/*
+ * destination.url: http(s)://host[:port][/path]. Credentials belong in destination.user and
+ * .password (libcurl would let those override the URL's silently), and the query string is
+ * pgch's own; the URL is never echoed, as it may hold a password.
+ */
+static void check_url(Parser *p)
+{
+	const char *url = p->cfg->dest.url;
+	int line = find_key_line(p->cfg, 1, "url");
+	const char *rest = strncmp(url, "http://", 7) == 0 ? url + 7 : strncmp(url, "https://", 8) == 0 ? url + 8 : NULL;
+	if (!rest) {
+		const char *sep = strstr(url, "://");
+		if (sep)
+			perr(p, line, "destination.url must start with http:// or https://, not %.*s", (int)(sep - url + 3), url);
+		else
+			perr(p, line, "destination.url must start with http:// or https:// (for example http://127.0.0.1:8123)");
+		return;
+	}
+	size_t auth = strcspn(rest, "/?#");
+	if (memchr(rest, '@', auth))
+		perr(p, line, "destination.url must not hold a user or password: set destination.user and "
+			      "destination.password (for example password = env(\"CH_PASSWORD\"))");
+	else if (auth == 0)
+		perr(p, line, "destination.url has no host (for example http://127.0.0.1:8123)");
+	else if (strpbrk(rest, "?#"))
+		perr(p, line, "destination.url must not have a query string or fragment: set the database with "
+			      "destination.database and the rest is pgch's own");
+}
+
 /* Defaults that depend on other settings, and cross-field checks. */
 static void finish(Parser *p)
 {
@@ -987,15 +1016,24 @@ static void finish(Parser *p)
 				db = cfg->source.params[i].val;
 		cfg->dest.database = xstrdup(db && !strchr(db, '=') ? db : "default");
 	}
-	if (strncmp(cfg->dest.url, "http://", 7) != 0 && strncmp(cfg->dest.url, "https://", 8) != 0)
-		perr(p, find_key_line(cfg, 1, "url"), "destination.url must start with http:// or https://, got \"%s\"",
-		     cfg->dest.url);
+	check_url(p);
 	const char *cols[] = {cfg->dest.version_column, cfg->dest.deleted_column, cfg->dest.synced_column};
-	for (int i = 0; i < 3; i++)
+	static const char *const col_keys[] = {"version", "is_deleted", "synced_at"};
+	for (int i = 0; i < 3; i++) {
+		if (cols[i][0] == '\0')
+			perr(p, find_key_line(cfg, 1, col_keys[i]), "destination.columns.%s must not be empty", col_keys[i]);
 		for (int j = i + 1; j < 3; j++)
 			if (strcmp(cols[i], cols[j]) == 0)
 				perr(p, find_key_line(cfg, 1, "columns"), "destination.columns: two columns are both named \"%s\"",
 				     cols[i]);
+	}
+	if (cfg->dest.database[0] == '\0')
+		perr(p, find_key_line(cfg, 1, "database"), "destination.database must not be empty");
+	if (cfg->dest.state_table[0] == '\0')
+		perr(p, find_key_line(cfg, 1, "state_table"), "destination.state_table must not be empty");
+	for (int i = 0; i < cfg->n_rules; i++)
+		if (cfg->rules[i].target && cfg->rules[i].target[0] == '\0')
+			perr(p, cfg->rules[i].line, "%s: target must not be empty", cfg->rules[i].pattern);
 }
 
 /* ---------------------------------------------------------------- public */

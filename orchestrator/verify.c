@@ -86,11 +86,42 @@ static bool ch_aggregates(ChConn *ch, const Config *cfg, const Table *t, Buf *ou
 	return ok;
 }
 
+/* The tables of the destination database ("\n"-separated, empty if there is no database). */
+static bool destination_tables(ChConn *ch, const Config *cfg, Buf *names)
+{
+	Buf sql;
+	buf_init(&sql);
+	buf_puts(&sql, "SELECT name FROM system.tables WHERE database = ");
+	ch_quote_string(&sql, cfg->dest.database);
+	buf_puts(&sql, " FORMAT TabSeparated");
+	bool ok = ch_query(ch, sql.data, names);
+	buf_free(&sql);
+	return ok;
+}
+
+static bool listed(const Buf *names, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = names->data; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len == n && memcmp(p, name, n) == 0)
+			return true;
+		p = nl ? nl + 1 : p + len;
+	}
+	return false;
+}
+
 int verify_run(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, bool json)
 {
-	Buf out;
+	Buf out, present;
 	buf_init(&out);
-	int differ = 0, failed = 0;
+	buf_init(&present);
+	if (!destination_tables(ch, cfg, &present)) {
+		buf_free(&present);
+		return 1;
+	}
+	int differ = 0, failed = 0, missing = 0;
 	if (json)
 		buf_puts(&out, "{\"tables\": [");
 	else
@@ -101,7 +132,9 @@ int verify_run(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, bool jso
 		buf_init(&a);
 		buf_init(&b);
 		bool ok = false, same = false;
-		for (int attempt = 0; attempt < VERIFY_ATTEMPTS && !same; attempt++) {
+		bool absent = !listed(&present, t->target);
+		missing += absent;
+		for (int attempt = 0; attempt < VERIFY_ATTEMPTS && !same && !absent; attempt++) {
 			if (attempt) {
 				struct timespec ts = {2, 0}; /* the destination may trail by the replication lag */
 				nanosleep(&ts, NULL);
@@ -113,8 +146,10 @@ int verify_run(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, bool jso
 				break;
 			same = strcmp(a.data, b.data) == 0;
 		}
-		const char *result = !ok ? "ERROR" : same ? "OK" : "DIFFERS";
-		failed += !ok;
+		const char *result = absent ? "MISSING" : !ok ? "ERROR" : same ? "OK" : "DIFFERS";
+		if (absent)
+			buf_puts(&b, "not in ClickHouse");
+		failed += !ok && !absent;
 		differ += ok && !same;
 		if (json) {
 			buf_puts(&out, i ? ", {\"source\": " : "{\"source\": ");
@@ -135,12 +170,16 @@ int verify_run(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, bool jso
 		buf_free(&b);
 	}
 	if (json)
-		buf_printf(&out, "], \"ok\": %s}\n", differ || failed ? "false" : "true");
-	else if (differ)
+		buf_printf(&out, "], \"ok\": %s}\n", differ || failed || missing ? "false" : "true");
+	else if (missing)
+		buf_printf(&out, "\n%d table%s not in ClickHouse database %s: copy %s with pgch snapshot or pgch run\n", missing,
+			   missing == 1 ? " is" : "s are", cfg->dest.database, missing == 1 ? "it" : "them");
+	if (!json && differ)
 		buf_printf(&out, "\n%d table%s differ: copy %s again with pgch resync --table NAME (or pgch snapshot --restart)\n",
 			   differ, differ == 1 ? "" : "s", differ == 1 ? "it" : "them");
 	fwrite(out.data, 1, out.len, stdout);
 	fflush(stdout);
 	buf_free(&out);
-	return differ || failed ? 1 : 0;
+	buf_free(&present);
+	return differ || failed || missing ? 1 : 0;
 }

@@ -94,6 +94,34 @@ bad 1 'ClickHouse at http://127\.0\.0\.1:1: .*(Couldn.t connect|Connection refus
 } >"$CFG"
 bad 1 'cannot connect to PostgreSQL at 127\.0\.0\.1:1/t_config_errors as postgres: .*Connection refused' "a wrong PostgreSQL port"
 
+# destination mistakes: the URL is never echoed (it may hold a password)
+dest() { # dest LUA-DESTINATION: a config with that destination line
+	{
+		echo "source = { host = \"$PGHOST\", port = $PGPORT, dbname = \"$DB\", user = \"${PGUSER:-postgres}\" }"
+		echo "destination = $1"
+		echo 'tables = { "public.t1" }'
+	} >"$CFG"
+}
+dest "{ url = \"http://chuser:SecretPw1@${CH_URL#http://}\", database = \"$CHDB\" }"
+bad 2 '.*bad\.lua:2: destination\.url must not hold a user or password: set destination\.user and destination\.password' \
+	"credentials in the URL"
+is "$(grep -c SecretPw1 "$WORK/err.snapshot" "$WORK/err.plan" | paste -sd' ')" "$WORK/err.snapshot:0 $WORK/err.plan:0" "credentials in the URL: the password is not printed"
+dest "{ url = \"htps://chuser:SecretPw1@${CH_URL#http://}\", database = \"$CHDB\" }"
+bad 2 '.*bad\.lua:2: destination\.url must start with http:// or https://, not htps://$' "a misspelt scheme"
+is "$(grep -c SecretPw1 "$WORK/err.snapshot" "$WORK/err.plan" | paste -sd' ')" "$WORK/err.snapshot:0 $WORK/err.plan:0" "a misspelt scheme: the password is not printed"
+dest "{ url = \"$CH_URL/?database=other\", database = \"$CHDB\" }"
+bad 2 '.*bad\.lua:2: destination\.url must not have a query string' "a query string in the URL"
+dest "{ url = \"$CH_URL\", database = \"\" }"
+bad 2 '.*bad\.lua:2: destination\.database must not be empty' "an empty destination database"
+dest "{ url = \"$CH_URL\", database = \"$CHDB\", columns = { version = \"id\" } }"
+bad 2 '.*public\.t1 has a column named id, which is pgch.s own version column: name that one otherwise' \
+	"a pgch column named like a replicated column"
+cfg 'tables = { { "public.t1", target = "_pgch_state" } }'
+bad 2 ".*bad\\.lua:3: public\\.t1 would be written to ClickHouse table _pgch_state, which is pgch's progress table" \
+	"a target named like the progress table"
+cfg 'tables = { { "public.t1", target = "" } }'
+bad 2 '.*bad\.lua:3: public\.t1: target must not be empty' "an empty target"
+
 # the good config next to them works, so the errors above came from the mistakes
 cfg 'tables = { "public.t1" }'
 "$PGCH" plan "$CFG" >/dev/null 2>&1

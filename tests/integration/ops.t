@@ -10,6 +10,16 @@ pg -c "CREATE TABLE items (id int PRIMARY KEY, name text)" \
    -c "CREATE TABLE tags (code text PRIMARY KEY, n int)" -c "INSERT INTO tags VALUES ('a', 1), ('b', 2)"
 write_config "$WORK/ops.lua" 'pipe = { sync_interval = 1 }' 'tables = { "public.*" }'
 
+# before anything was copied: each table is reported missing, with what to run
+out=$("$PGCH" verify "$WORK/ops.lua" 2>"$WORK/verify.err")
+is "$?" 1 "verify before any copy: exit 1"
+like "$out" 'public\.items +MISSING +.* \| not in ClickHouse' "verify before any copy: items is MISSING"
+like "$out" '2 tables are not in ClickHouse database t_ops: copy them with pgch snapshot or pgch run' "verify before any copy: says what to run"
+is "$(cat "$WORK/verify.err")" "" "verify before any copy: no raw ClickHouse error"
+json=$("$PGCH" verify --json "$WORK/ops.lua")
+is "$(printf '%s' "$json" | perl -MJSON::PP -e 'my $j = decode_json(join "", <STDIN>); print $j->{ok} ? "true" : "false", " ", join(",", map { $_->{result} } @{$j->{tables}})')" "false MISSING,MISSING" \
+	"verify --json before any copy: ok false, both MISSING"
+
 "$PGCH" run "$WORK/ops.lua" >"$WORK/run.log" 2>&1 &
 pid=$!
 wait_for() { # wait_for SECONDS COMMAND...: until COMMAND succeeds
