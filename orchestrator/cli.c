@@ -171,18 +171,22 @@ static double age_of(const char *ts)
 int cli_status(const char *config, const CliOptions *o)
 {
 	Session s;
-	int rc = session_open(&s, config, false);
+	int rc = session_open_source(&s, config);
 	if (rc != 0) {
 		session_close(&s);
 		return rc;
 	}
 	Config *cfg = s.cfg;
 	State st;
+	memset(&st, 0, sizeof st);
 	SlotInfo info;
-	if (!state_load(&s.ch, cfg, &st) || !slot_info(s.pg, cfg->pipe.slot, &info)) {
+	bool running = false;
+	if (!slot_info(s.pg, cfg->pipe.slot, &info) || !slot_pipe_running(s.pg, cfg, &running)) {
 		session_close(&s);
 		return 1;
 	}
+	/* the slot's side is shown even when ClickHouse is away: retained WAL matters most then */
+	bool reached = session_open_destination(&s) && state_load(&s.ch, cfg, &st);
 	uint64_t current = 0;
 	double lag = -1;
 	PGresult *res = pg_query(s.pg, "SELECT pg_current_wal_lsn()");
@@ -200,7 +204,10 @@ int cli_status(const char *config, const CliOptions *o)
 			lag = strtod(PQgetvalue(res, 0, 0), NULL);
 		PQclear(res);
 	}
-	const StateRow *pipe = state_find(&st, "", -1);
+	const StateRow *pipe = reached ? state_find(&st, "", -1) : NULL;
+	const char *pstatus = !reached ? "unknown" : pipe ? pipe->status : "new";
+	/* recorded as snapshotting or streaming, but no pgch holds the pipe: the last run died */
+	bool ended = pipe && !running && (strcmp(pstatus, "snapshotting") == 0 || strcmp(pstatus, "streaming") == 0);
 	uint64_t retained = info.exists && current > info.restart_lsn ? current - info.restart_lsn : 0;
 	uint64_t behind = info.exists && current > info.confirmed_flush ? current - info.confirmed_flush : 0;
 	Buf out;
@@ -213,7 +220,9 @@ int cli_status(const char *config, const CliOptions *o)
 		buf_puts(&out, "{\"pipe\": ");
 		buf_json_string(&out, cfg->pipe.name);
 		buf_puts(&out, ", \"status\": ");
-		buf_json_string(&out, pipe ? pipe->status : "new");
+		buf_json_string(&out, pstatus);
+		buf_printf(&out, ", \"running\": %s, \"destination_reachable\": %s", running ? "true" : "false",
+			   reached ? "true" : "false");
 		buf_printf(&out, ", \"slot\": {\"name\": ");
 		buf_json_string(&out, cfg->pipe.slot);
 		buf_printf(&out, ", \"exists\": %s, \"active\": %s, \"confirmed_flush_lsn\": ", info.exists ? "true" : "false",
@@ -227,7 +236,11 @@ int cli_status(const char *config, const CliOptions *o)
 		else
 			buf_puts(&out, ", \"lag_seconds\": null}, \"tables\": [");
 	} else {
-		buf_printf(&out, "pipe %s: %s\n", cfg->pipe.name, pipe ? pipe->status : "never run");
+		buf_printf(&out, "pipe %s: %s%s\n", cfg->pipe.name, !reached ? "unknown (ClickHouse is unreachable, see above)" : pipe ? pipe->status : "never run",
+			   running ? " (a pgch is running it)"
+			   : ended ? " when the last run ended, and no pgch is running it now: see that run's log; "
+				     "pgch run continues"
+				   : "");
 		if (info.exists)
 			buf_printf(&out, "slot %s: %s, confirmed %s, %s behind, %s of WAL retained%s%s%s\n", cfg->pipe.slot,
 				   info.active ? "streaming" : "inactive", lsn, behind_s, bytes,
@@ -236,7 +249,8 @@ int cli_status(const char *config, const CliOptions *o)
 			buf_printf(&out, "slot %s: does not exist\n", cfg->pipe.slot);
 		if (lag >= 0)
 			buf_printf(&out, "replication lag: %.1f s\n", lag);
-		buf_printf(&out, "\n%-36s %-14s %14s %6s  %s\n", "TABLE", "STATUS", "ROWS COPIED", "PARTS", "LAST SYNC");
+		if (reached)
+			buf_printf(&out, "\n%-36s %-14s %14s %6s  %s\n", "TABLE", "STATUS", "ROWS COPIED", "PARTS", "LAST SYNC");
 	}
 	bool first = true;
 	for (int i = 0; i < st.n; i++) {
@@ -244,11 +258,17 @@ int cli_status(const char *config, const CliOptions *o)
 		if (r->part != -1 || r->table[0] == '\0')
 			continue;
 		int parts = 0, done = 0;
+		uint64_t done_rows = 0;
 		for (int j = 0; j < st.n; j++)
 			if (st.rows[j].part >= 0 && strcmp(st.rows[j].table, r->table) == 0) {
 				parts++;
-				done += strcmp(st.rows[j].status, "done") == 0;
+				if (strcmp(st.rows[j].status, "done") == 0) {
+					done++;
+					done_rows += st.rows[j].rows;
+				}
 			}
+		/* the table's own count is written when it is done; until then its finished partitions' */
+		uint64_t copied = r->rows ? r->rows : done_rows;
 		/* last sync: the newest _pgch_synced_at in the destination table */
 		Buf q, a;
 		buf_init(&q);
@@ -278,7 +298,7 @@ int cli_status(const char *config, const CliOptions *o)
 			long long unrep = strncmp(r->info, "unrepresentable values: ", 24) == 0 ? atoll(r->info + 24) : 0;
 			buf_printf(&out, ", \"rows_copied\": %llu, \"partitions\": %d, \"partitions_done\": %d, "
 					 "\"unrepresentable_values\": %lld, \"info\": ",
-				   (unsigned long long)r->rows, parts, done, unrep);
+				   (unsigned long long)copied, parts, done, unrep);
 			buf_json_string(&out, r->info);
 			buf_puts(&out, ", \"last_sync\": ");
 			buf_json_string(&out, synced);
@@ -288,7 +308,7 @@ int cli_status(const char *config, const CliOptions *o)
 				buf_puts(&out, ", \"seconds_since_sync\": null}");
 		} else {
 			char rows[32], ps[32];
-			progress_format_count((int64_t)r->rows, rows, sizeof rows);
+			progress_format_count((int64_t)copied, rows, sizeof rows);
 			snprintf(ps, sizeof ps, "%d/%d", done, parts);
 			buf_printf(&out, "%-36s %-14s %14s %6s  %s\n", r->table, r->status, rows, ps, synced[0] ? synced : "-");
 			if (r->info[0])
@@ -300,13 +320,15 @@ int cli_status(const char *config, const CliOptions *o)
 	}
 	if (o->json)
 		buf_puts(&out, "]}\n");
+	else if (!reached)
+		buf_puts(&out, "\n(per-table progress is kept in ClickHouse, which cannot be reached)\n");
 	else if (first)
 		buf_puts(&out, "(no tables recorded yet: run pgch snapshot or pgch run)\n");
 	fwrite(out.data, 1, out.len, stdout);
 	buf_free(&out);
 	state_free(&st);
 	session_close(&s);
-	return 0;
+	return reached ? 0 : 1;
 }
 
 int cli_drop(const char *config, const CliOptions *o)

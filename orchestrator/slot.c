@@ -254,16 +254,41 @@ bool slot_drop_publication(PGconn *conn, const char *publication)
 	return ok;
 }
 
-bool slot_lock_pipe(PGconn *conn, const Config *cfg)
+/* 1: the pipe's lock is taken for this session; 0: another session holds it; -1: error (logged). */
+static int try_pipe_lock(PGconn *conn, const Config *cfg)
 {
 	char *key = xasprintf("pgch pipe %s", cfg->pipe.slot);
 	const char *params[1] = {key};
 	PGresult *res = pg_query_params(conn, "SELECT pg_try_advisory_lock(hashtext($1))", 1, params);
 	free(key);
 	if (!res)
-		return false;
-	bool got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		return -1;
+	int got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
+	return got;
+}
+
+bool slot_pipe_running(PGconn *conn, const Config *cfg, bool *running)
+{
+	int got = try_pipe_lock(conn, cfg);
+	if (got < 0)
+		return false;
+	*running = !got;
+	if (got) {
+		char *key = xasprintf("pgch pipe %s", cfg->pipe.slot);
+		const char *params[1] = {key};
+		PGresult *res = pg_query_params(conn, "SELECT pg_advisory_unlock(hashtext($1))", 1, params);
+		free(key);
+		PQclear(res);
+	}
+	return true;
+}
+
+bool slot_lock_pipe(PGconn *conn, const Config *cfg)
+{
+	int got = try_pipe_lock(conn, cfg);
+	if (got < 0)
+		return false;
 	if (!got)
 		log_error("another pgch is running for pipe %s (slot %s is in use by its run or snapshot): stop it first",
 			  cfg->pipe.name, cfg->pipe.slot);

@@ -55,5 +55,7 @@ bool slot_drop_publication(PGconn *conn, const char *publication);
  * phase the first is in; the lock goes with the session. false (logged) if another holds it.
  */
 bool slot_lock_pipe(PGconn *conn, const Config *cfg);
+/* Is a pgch holding the pipe's lock (running it) now? false (logged) on a query error. */
+bool slot_pipe_running(PGconn *conn, const Config *cfg, bool *running);
 
 #endif

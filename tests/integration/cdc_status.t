@@ -50,6 +50,8 @@ like "$out" 'public\.t2 +done +500 +1/1 ' "text: t2 is done, 500 rows copied"
 status_json
 ok $? "pgch status --json works while pgch run streams"
 is "$(json "$WORK/status.json" '$j->{status}')" streaming "json: status streaming"
+is "$(json "$WORK/status.json" 'b($j->{running}) . " " . b($j->{destination_reachable})')" "true true" "json: a pgch is running the pipe"
+like "$out" "pipe $T_NAME: streaming \\(a pgch is running it\\)" "text: says a pgch is running it"
 is "$(json "$WORK/status.json" '$j->{slot}{name} . " " . b($j->{slot}{exists}) . " " . b($j->{slot}{active})')" "$SLOT true true" \
 	"json: the slot exists and is active"
 like "$(json "$WORK/status.json" '$j->{slot}{lag_seconds}')" '^[0-9]+(\.[0-9]+)?$' "json: lag_seconds is a number"
@@ -79,6 +81,15 @@ status_json
 is "$(json "$WORK/status.json" 'b($j->{slot}{exists}) . " " . b($j->{slot}{active}) . " " . (defined $j->{slot}{lag_seconds} ? "lag" : "null")')" \
 	"true false null" "json after stop: the slot exists, inactive, no lag"
 is "$(json "$WORK/status.json" 'join ",", map { $_->{status} } @{$j->{tables}}')" "done,done" "json after stop: tables done"
+is "$(json "$WORK/status.json" 'b($j->{running})')" false "json after stop: no pgch is running the pipe"
+
+# ClickHouse unreachable: the slot's side is still shown, and the exit status says something is wrong
+sed "s|$CH_URL|http://127.0.0.1:1|" "$WORK/s.lua" >"$WORK/down.lua"
+out=$("$PGCH" status "$WORK/down.lua" 2>"$WORK/down.err")
+is "$?" 1 "status with ClickHouse unreachable: exit 1"
+like "$(cat "$WORK/down.err")" 'ClickHouse at http://127\.0\.0\.1:1' "status with ClickHouse unreachable: says so on stderr"
+like "$out" "slot $SLOT: inactive, confirmed [0-9A-F]+/[0-9A-F]+, .* of WAL retained" "status with ClickHouse unreachable: still shows the slot and its retained WAL"
+like "$out" "pipe $T_NAME: unknown" "status with ClickHouse unreachable: the pipe's state is unknown"
 
 # drop: slot and publication go, the tables stay
 out=$("$PGCH" drop "$WORK/s.lua" 2>&1)

@@ -72,6 +72,20 @@ is "$(ch "SELECT status FROM $CHDB._pgch_state FINAL WHERE pipe = 'g' AND source
 pg -c "UPDATE items SET name = 'after' WHERE id = 500" >/dev/null
 poll_until 30 bash -c "[ \"\$(curl -sS '$CH_URL/' --data-binary \"SELECT name FROM $CHDB.items FINAL WHERE id = 500\")\" = after ]"
 ok $? "changes stream again after the copy"
+
+# ---------------------------------------------------------------- a run that dies
+kids=$(ps --ppid "$pid" -o pid= | tr -d ' ')
+kill -KILL "$pid" $kids
+wait_pid "$pid" 30
+out=$("$PGCH" status "$WORK/g.lua" 2>&1)
+like "$out" 'pipe g: streaming when the last run ended, and no pgch is running it now' \
+	"status after the run was killed: says no pgch is running the pipe any more"
+poll_until 30 bash -c "! ps -o comm= -C pgch-stream,pgch-snapshot | grep -q ."
+start_run
+pg -c "UPDATE items SET name = 'resumed' WHERE id = 501" >/dev/null
+poll_until 60 bash -c "[ \"\$(curl -sS '$CH_URL/' --data-binary \"SELECT name FROM $CHDB.items FINAL WHERE id = 501\")\" = resumed ]"
+ok $? "pgch run continues after the kill"
+like "$("$PGCH" status "$WORK/g.lua" 2>&1)" 'pipe g: streaming \(a pgch is running it\)' "status: running again"
 kill -TERM "$pid"
 wait_pid "$pid" 60
 is "$WAIT_STATUS" 0 "pgch run exits 0 on SIGTERM"
