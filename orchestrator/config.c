@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 #include "log.h"
@@ -898,6 +899,20 @@ static void parse_tables(Parser *p)
 		lua_pop(L, 1);
 	}
 	lua_pop(L, 1);
+	/* one table named twice: which entry's options would win is not for pgch to guess */
+	for (int i = 0; i < p->cfg->n_rules; i++)
+		for (int j = 0; j < i; j++) {
+			const TableRule *a = &p->cfg->rules[j], *b = &p->cfg->rules[i];
+			if (!a->wildcard && !b->wildcard && a->excluded == b->excluded && strcmp(a->pattern, b->pattern) == 0) {
+				if (a->line != b->line)
+					perr(p, b->line, "%s is listed twice in tables%s (lines %d and %d): keep one entry",
+					     b->pattern, b->excluded ? ".exclude" : "", a->line, b->line);
+				else
+					perr(p, b->line, "%s is listed twice in tables%s: keep one entry", b->pattern,
+					     b->excluded ? ".exclude" : "");
+				break;
+			}
+		}
 	int includes = 0;
 	for (int i = 0; i < p->cfg->n_rules; i++)
 		includes += !p->cfg->rules[i].excluded;
@@ -1053,6 +1068,12 @@ Config *config_load(const char *path)
 	Parser p = {cfg, NULL, true};
 
 	FILE *f = fopen(path, "rb");
+	struct stat sst;
+	if (f && fstat(fileno(f), &sst) == 0 && S_ISDIR(sst.st_mode)) { /* fopen lets a directory through */
+		fclose(f);
+		f = NULL;
+		errno = EISDIR;
+	}
 	if (!f) {
 		log_error("%s: cannot read the configuration: %s", path, strerror(errno));
 		config_free(cfg);

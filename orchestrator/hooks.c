@@ -121,8 +121,13 @@ static bool read_back(lua_State *L, const Config *cfg, const ChCaps *caps, Table
 	lua_pop(L, 1);
 	if (lua_getfield(L, -1, "columns") == LUA_TTABLE) {
 		for (int i = 0; i < t->ncols; i++) {
-			lua_rawgeti(L, -1, i + 1);
-			if (lua_istable(L, -1) && lua_getfield(L, -1, "ch_type") == LUA_TSTRING) {
+			lua_rawgeti(L, -1, i + 1); /* columns[i] */
+			int ft = LUA_TNIL;
+			if (lua_istable(L, -1))
+				ft = lua_getfield(L, -1, "ch_type");
+			else
+				lua_pushnil(L);
+			if (ft == LUA_TSTRING) {
 				const char *want = lua_tostring(L, -1);
 				Buf cur;
 				buf_init(&cur);
@@ -144,12 +149,17 @@ static bool read_back(lua_State *L, const Config *cfg, const ChCaps *caps, Table
 					}
 				}
 				buf_free(&cur);
-				lua_pop(L, 1);
-			} else if (lua_istable(L, -1)) {
-				lua_pop(L, 1);
+			} else if (ft != LUA_TNIL) {
+				log_error("on_table(%s): column %s: ch_type must be a string such as \"String\", got %s",
+					  t->display, t->cols[i].name, lua_typename(L, ft));
+				ok = false;
 			}
-			lua_pop(L, 1);
+			lua_pop(L, 2); /* ch_type (or nil), columns[i] */
 		}
+	} else if (!lua_isnil(L, -1)) {
+		log_error("on_table(%s): t.columns must stay the list of columns (change a column's ch_type in place), got %s",
+			  t->display, luaL_typename(L, -1));
+		ok = false;
 	}
 	lua_pop(L, 1);
 	if (lua_getfield(L, -1, "order_by") == LUA_TTABLE) {

@@ -204,7 +204,8 @@ int main(int argc, char **argv)
 	int verbosity = 0, c;
 	unsigned given = 0;
 	bool help = false;
-	while ((c = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
+	opterr = 0; /* getopt's own messages name the binary's path; ours follow the house style */
+	while ((c = getopt_long(argc, argv, ":vqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': o.json = true; given |= OPT_JSON; break;
 		case 'k': o.keep_slot = true; given |= OPT_KEEP_SLOT; break;
@@ -215,7 +216,14 @@ int main(int argc, char **argv)
 		case 'q': verbosity = -1; break;
 		case 'h': help = true; break;
 		case 'V': printf("pgch %s\n", PGCH_VERSION); return 0;
-		default: fputs("Try 'pgch --help'.\n", stderr); return 2;
+		case ':': log_error("%s needs a value; try 'pgch --help'", argv[optind - 1]); return 2;
+		default:
+			/* optopt is a short option, or the value of a long one given a value it takes none of */
+			if (optopt && !strchr("jkrTtV", optopt))
+				log_error("unknown option '-%c'; try 'pgch --help'", optopt);
+			else
+				log_error("unknown option or value '%s'; try 'pgch --help'", argv[optind - 1]);
+			return 2;
 		}
 	}
 	log_set_level(verbosity < 0 ? LOG_WARN : verbosity >= 2 ? LOG_DEBUG : LOG_INFO);

@@ -31,6 +31,10 @@ bad frobnicate "$WORK/c.lua" '^pgch: error: unknown command "frobnicate"' "an un
 bad help frobnicate '^pgch: error: unknown command "frobnicate"' "help for an unknown command"
 bad plan '^pgch: error: plan needs exactly one CONFIG' "a missing CONFIG"
 bad plan "$WORK/c.lua" "$WORK/c.lua" '^pgch: error: plan needs exactly one CONFIG' "two CONFIGs"
-out=$("$PGCH" plan --bogus "$WORK/c.lua" 2>&1)
-is "$?" 2 "an unknown option: exit 2"
+bad plan --bogus "$WORK/c.lua" "^pgch: error: unknown option or value '--bogus'; try 'pgch --help'" "an unknown long option"
+bad -x plan "$WORK/c.lua" "^pgch: error: unknown option '-x'" "an unknown short option"
+bad plan --json=yes "$WORK/c.lua" "^pgch: error: unknown option or value '--json=yes'" "a value for an option that takes none"
+bad resync "$WORK/c.lua" --table "^pgch: error: --table needs a value" "--table without its value"
+bad plan "$WORK" "^pgch: error: $WORK: cannot read the configuration: Is a directory" "a directory for CONFIG"
+bad plan "$WORK/nonexistent.lua" "^pgch: error: $WORK/nonexistent.lua: cannot read the configuration: No such file" "a CONFIG that does not exist"
 done_testing

@@ -94,6 +94,9 @@ bad 1 'ClickHouse at http://127\.0\.0\.1:1: .*(Couldn.t connect|Connection refus
 } >"$CFG"
 bad 1 'cannot connect to PostgreSQL at 127\.0\.0\.1:1/t_config_errors as postgres: .*Connection refused' "a wrong PostgreSQL port"
 
+cfg 'tables = {' '  { "public.t1", target = "one" },' '  { "t1", target = "two" },' '}'
+bad 2 '.*bad\.lua:5: public\.t1 is listed twice in tables \(lines 4 and 5\): keep one entry' "a table listed twice"
+
 # destination mistakes: the URL is never echoed (it may hold a password)
 dest() { # dest LUA-DESTINATION: a config with that destination line
 	{

@@ -86,6 +86,12 @@ hookbad 2 'bad\.lua:6: public\.h1 has no replicated column "nope" \(its columns:
 hookbad 2 'on_table\(public\.h1\): column grp: ch_type "Date"' \
 	"a ch_type the column's values cannot be written as" \
 	'function on_table(t) pgch.column(t, "grp").ch_type = "Date" end'
+hookbad 2 'on_table\(public\.h1\): column grp: ch_type must be a string such as "String", got number' \
+	"a ch_type that is not a string" \
+	'function on_table(t) pgch.column(t, "grp").ch_type = 5 end'
+hookbad 2 'on_table\(public\.h1\): t\.columns must stay the list of columns' \
+	"t.columns replaced by something else" \
+	'function on_table(t) t.columns = "none" end'
 hookbad 2 'public\.h1.*(ORDER BY|order_by).*id' \
 	"an ORDER BY that leaves out the primary key" \
 	'function on_table(t) t.order_by = { "grp" } end'
