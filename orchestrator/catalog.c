@@ -850,6 +850,7 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 			tok = check_pgch_names(cfg, t);
 		if (tok && can_read && !load_leaves(conn, t))
 			return false;
+		t->unreadable = tok && !can_read;
 		tok = tok && can_read;
 		for (int j = 0; j < i; j++)
 			if (strcmp(cat->tables[j].target, t->target) == 0) {

@@ -75,6 +75,7 @@ typedef struct Table {
 	int nafter;
 	bool has_generated;
 	bool refused;           /* not usable: a problem was reported, or discovery stopped first */
+	bool unreadable;        /* refused only because the user may not SELECT it */
 } Table;
 
 typedef struct Catalog {

@@ -807,17 +807,24 @@ static void check_publication(Check *c)
 	Catalog usable = c->cat;
 	usable.tables = xcalloc((size_t)c->cat.ntables + 1, sizeof(Table));
 	usable.ntables = 0;
-	Buf want;
+	/* a table refused only for want of SELECT is reported by its own finding (GRANT SELECT);
+	 * publishing it harms nothing, so it is neither wanted nor to be dropped here */
+	Buf want, neutral;
 	buf_init(&want);
+	buf_init(&neutral);
 	buf_put_u8(&want, '{');
+	buf_put_u8(&neutral, '{');
 	for (int i = 0; i < c->cat.ntables; i++)
 		if (!c->cat.tables[i].refused) {
 			usable.tables[usable.ntables++] = c->cat.tables[i];
 			buf_printf(&want, "%s%u", want.len > 1 ? "," : "", c->cat.tables[i].oid);
+		} else if (c->cat.tables[i].unreadable) {
+			buf_printf(&neutral, "%s%u", neutral.len > 1 ? "," : "", c->cat.tables[i].oid);
 		}
 	buf_put_u8(&want, '}');
+	buf_put_u8(&neutral, '}');
 	char *pub = pg_quote_ident(c->pg, cfg->pipe.publication);
-	const char *params[2] = {cfg->pipe.publication, want.data};
+	const char *params[3] = {cfg->pipe.publication, want.data, neutral.data};
 	Buf sql, add_list, drop_list, not_owned;
 	buf_init(&sql);
 	buf_init(&add_list);
@@ -830,9 +837,9 @@ static void check_publication(Check *c)
 					"(SELECT coalesce(array_agg(oid), '{}') FROM unnest($2::oid[]) oid WHERE oid NOT IN "
 					"(SELECT prrelid FROM pg_publication_rel WHERE prpubid = p.oid)), "
 					"(SELECT coalesce(array_agg(prrelid), '{}') FROM pg_publication_rel WHERE prpubid = p.oid "
-					"AND prrelid <> ALL ($2::oid[])) "
+					"AND prrelid <> ALL ($2::oid[]) AND prrelid <> ALL ($3::oid[])) "
 					"FROM pg_publication p WHERE p.pubname = $1",
-					2, params);
+					3, params);
 	if (!res) {
 		add_captured(&c->out, &c->cap, cfg, "publication", "see the finding");
 		goto out;
@@ -921,6 +928,7 @@ out:
 	free(pub);
 	free(usable.tables);
 	buf_free(&want);
+	buf_free(&neutral);
 	buf_free(&sql);
 	buf_free(&add_list);
 	buf_free(&drop_list);

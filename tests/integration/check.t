@@ -78,6 +78,16 @@ if printf '%s' "$out" | grep -q "cannot SELECT from public.orders"; then ok 1 "t
 like "$out" "FAIL  publication pgch_role does not exist and $ROLE cannot create it" "a role that owns nothing cannot create the publication"
 like "$(fix_after "$out" "publication pgch_role does not exist")" 'CREATE PUBLICATION "pgch_role" FOR TABLE "public"."orders"' "its fix: the CREATE PUBLICATION a DBA should run"
 like "$out" "error: [0-9]+ checks failed" "one summary line on stderr"
+# the publication already has both tables: the one without SELECT gets one fix, GRANT SELECT,
+# not also a contradictory 'DROP TABLE it from the publication'
+pg -c "CREATE PUBLICATION pgch_role FOR TABLE orders, customers" >/dev/null
+out=$("$PGCH" check "$WORK/role.lua" 2>&1)
+like "$out" "FAIL  $ROLE cannot SELECT from public.customers" "with the publication in place: still the GRANT SELECT finding"
+if printf '%s' "$out" | grep -q "also publishes"; then
+	ok 1 "with the publication in place: no finding asks to drop the unreadable table from it"
+	diag "$out"
+else ok 0 "with the publication in place: no finding asks to drop the unreadable table from it"; fi
+pg -c "DROP PUBLICATION pgch_role" >/dev/null
 
 # ---------------------------------------------------------------- a table without a primary key
 write_config "$WORK/nopk.lua" 'tables = { "public.orders", "public.events" }'
