@@ -1066,7 +1066,11 @@ static int stream_loop(Stream *s)
 		}
 		if (n == -1) {
 			PGresult *res = PQgetResult(s->repl);
-			log_error("the replication stream ended: %s", res ? PQresultErrorMessage(res) : PQerrorMessage(s->repl));
+			const char *why = res ? PQresultErrorMessage(res) : PQerrorMessage(s->repl);
+			if (!why || !why[0])
+				why = PQstatus(s->repl) == CONNECTION_BAD ? PQerrorMessage(s->repl) : "";
+			log_error("the replication stream ended: %s",
+				  why && why[0] ? why : "the server closed it (shut down or restarted?); reconnecting");
 			PQclear(res);
 			return STREAM_RETRY;
 		}

@@ -1022,7 +1022,10 @@ static void schedule(Sup *s)
 	for (;;) {
 		double now = progress_now();
 		if (sup_stop && !s->stopping) {
-			log_info("stopping: workers abandon their partitions, which stay to do");
+			bool copying = false;
+			for (int i = 0; i < s->nworkers; i++)
+				copying = copying || s->workers[i].part >= 0;
+			log_info(copying ? "stopping: workers abandon their partitions, which stay to do" : "stopping");
 			s->stopping = true;
 			stop_workers(s);
 		}
@@ -1095,6 +1098,8 @@ static void summary(Sup *s, bool complete)
 	if (complete)
 		log_info("snapshot complete: %d table%s, %s rows, %s in %.1f s", s->cat->ntables, s->cat->ntables == 1 ? "" : "s",
 			 r, b, secs);
+	else if (s->failed)
+		log_info("snapshot stopped by the error above: %d partition%s remain", remaining, remaining == 1 ? "" : "s");
 	else
 		log_info("snapshot incomplete: %d partition%s remain; run the same command again to continue", remaining,
 			 remaining == 1 ? "" : "s");
