@@ -427,6 +427,17 @@ int cli_resync(const char *config, const CliOptions *o)
 			log_error("%s is not one of the tables this config selects", o->table);
 			rc = 2;
 		} else {
+			State st;
+			if (!state_load(&s.ch, s.cfg, &st)) {
+				rc = 1;
+				goto out;
+			}
+			bool recorded = state_find(&st, t->display, -1) != NULL;
+			state_free(&st);
+			if (!recorded) { /* nothing copied yet: no request to leave, nothing to create */
+				log_info("%s has not been copied yet: pgch run (or pgch snapshot) copies it", t->display);
+				goto out;
+			}
 			rc = request(&s, t->display, t->target, -1, "resync_requested", "requested by pgch resync");
 			if (rc == 0)
 				log_info("%s will be copied again by pgch run (within a few seconds if it is running, else when "
@@ -434,6 +445,7 @@ int cli_resync(const char *config, const CliOptions *o)
 					 t->display);
 		}
 	}
+out:
 	session_close(&s);
 	return rc;
 }

@@ -19,6 +19,10 @@ is "$(cat "$WORK/verify.err")" "" "verify before any copy: no raw ClickHouse err
 json=$("$PGCH" verify --json "$WORK/ops.lua")
 is "$(printf '%s' "$json" | perl -MJSON::PP -e 'my $j = decode_json(join "", <STDIN>); print $j->{ok} ? "true" : "false", " ", join(",", map { $_->{result} } @{$j->{tables}})')" "false MISSING,MISSING" \
 	"verify --json before any copy: ok false, both MISSING"
+out=$("$PGCH" resync --table public.items "$WORK/ops.lua" 2>&1)
+is "$?" 0 "resync before any copy: exit 0"
+like "$out" 'public\.items has not been copied yet: pgch run \(or pgch snapshot\) copies it' "resync before any copy: says there is nothing to copy again"
+is "$(ch "SELECT count() FROM system.databases WHERE name = '$CHDB'")" 0 "resync before any copy: created nothing in ClickHouse"
 
 "$PGCH" run "$WORK/ops.lua" >"$WORK/run.log" 2>&1 &
 pid=$!
