@@ -99,9 +99,54 @@ static int error_message(lua_State *L)
 }
 
 /* Read the hook's result (at the top of the stack) back into t. */
+/*
+ * Fields of the result that pgch does not read, or read-only ones changed, are errors: a
+ * misspelt field (t.partition = ...) would otherwise be ignored without a word.
+ */
+static bool check_fields(lua_State *L, const Config *cfg, const Table *t)
+{
+	static const char *const writable[] = {"target", "columns", "order_by", "partition_by", "after", NULL};
+	static const char *const readonly[] = {"source", "database", "version_column", "is_deleted_column",
+					       "synced_at_column", NULL};
+	const char *const current[] = {t->display, cfg->dest.database, cfg->dest.version_column,
+				       cfg->dest.deleted_column, cfg->dest.synced_column};
+	bool ok = true;
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		lua_pop(L, 1); /* the value; the key stays for lua_next */
+		if (lua_type(L, -1) != LUA_TSTRING) {
+			log_error("on_table(%s): the table has a key that is not a field name", t->display);
+			ok = false;
+			continue;
+		}
+		const char *k = lua_tostring(L, -1);
+		bool known = false;
+		for (int i = 0; writable[i]; i++)
+			known = known || strcmp(k, writable[i]) == 0;
+		for (int i = 0; readonly[i] && !known; i++) {
+			if (strcmp(k, readonly[i]) != 0)
+				continue;
+			known = true;
+			lua_getfield(L, -2, k); /* the table, below the key */
+			if (!lua_isstring(L, -1) || strcmp(lua_tostring(L, -1), current[i]) != 0) {
+				log_error("on_table(%s): t.%s is read-only", t->display, k);
+				ok = false;
+			}
+			lua_pop(L, 1);
+		}
+		if (!known) {
+			log_error("on_table(%s): t.%s is not a field pgch reads (it reads target, columns, order_by, "
+				  "partition_by and after)",
+				  t->display, k);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
 static bool read_back(lua_State *L, const Config *cfg, const ChCaps *caps, Table *t)
 {
-	bool ok = true;
+	bool ok = check_fields(L, cfg, t);
 	if (lua_getfield(L, -1, "target") == LUA_TSTRING && strcmp(lua_tostring(L, -1), t->target) != 0) {
 		free(t->target);
 		t->target = xstrdup(lua_tostring(L, -1));
@@ -203,7 +248,6 @@ static bool read_back(lua_State *L, const Config *cfg, const ChCaps *caps, Table
 		}
 	}
 	lua_pop(L, 1);
-	(void)cfg;
 	return ok;
 }
 

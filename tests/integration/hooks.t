@@ -92,6 +92,12 @@ hookbad 2 'on_table\(public\.h1\): column grp: ch_type must be a string such as 
 hookbad 2 'on_table\(public\.h1\): t\.columns must stay the list of columns' \
 	"t.columns replaced by something else" \
 	'function on_table(t) t.columns = "none" end'
+hookbad 2 'on_table\(public\.h1\): t\.partition is not a field pgch reads' \
+	"a misspelt field" \
+	'function on_table(t) t.partition = "grp" end'
+hookbad 2 'on_table\(public\.h1\): t\.database is read-only' \
+	"a read-only field changed" \
+	'function on_table(t) t.database = "elsewhere" end'
 hookbad 2 'public\.h1.*(ORDER BY|order_by).*id' \
 	"an ORDER BY that leaves out the primary key" \
 	'function on_table(t) t.order_by = { "grp" } end'
