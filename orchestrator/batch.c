@@ -100,6 +100,7 @@ int batch_add(TableBatch *b, const char *key, size_t klen, uint64_t version, boo
 	e->deleted = deleted;
 	e->live = true;
 	e->missing = missing;
+	e->source_only = false;
 	e->key_off = b->arena.len;
 	e->key_len = (uint32_t)klen;
 	buf_put(&b->arena, key, klen);

@@ -30,6 +30,9 @@ typedef struct BatchEntry {
 	bool deleted;
 	bool live;
 	bool missing; /* has columns still to be found */
+	/* missing values may come only from the source: the row moved here from another key,
+	 * so what ClickHouse holds under this key is another row's */
+	bool source_only;
 } BatchEntry;
 
 typedef struct TableBatch {

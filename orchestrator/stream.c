@@ -271,10 +271,9 @@ static bool build_row(Stream *s, StreamTable *st, const PgoTuple *tup, const Pgo
 	return true;
 }
 
-/* Fill missing columns of `row` from the batch's live entry for the same key. */
-static void fill_from_batch(StreamTable *st, const Buf *key, Buf *row, bool *missing)
+/* Fill missing columns of `row` from an earlier batch entry of the same row. */
+static void fill_from_entry(StreamTable *st, const BatchEntry *prev, Buf *row, bool *missing)
 {
-	BatchEntry *prev = batch_find(&st->batch, key->data, key->len);
 	if (!prev || prev->deleted)
 		return;
 	Buf merged;
@@ -355,10 +354,10 @@ static bool add_delete(Stream *s, StreamTable *st, const PgoTuple *old)
 			if (!put_value(s, st, c, &old->cols[ri], row))
 				return false;
 		} else if (in_order) {
-			log_error("%s: a delete arrived without its key column %s; the table needs a new snapshot", t->display,
-				  t->cols[c].name);
-			st->resync = true;
-			return false;
+			char *why = xasprintf("a delete arrived without its key column %s (NULL or missing)", t->cols[c].name);
+			stream_mark_resync(s, st, why); /* recorded, so the supervisor copies it again */
+			free(why);
+			return true;
 		} else {
 			put_default(st, c, row);
 		}
@@ -366,12 +365,21 @@ static bool add_delete(Stream *s, StreamTable *st, const PgoTuple *old)
 	put_key_texts(st, old, row);
 	if (!row_key(st, row, &s->key))
 		return false;
+	/* an update moving the row away: its values so far, for the columns it leaves unchanged */
+	BatchEntry *prev = batch_find(&st->batch, s->key.data, s->key.len);
+	s->moved_from = prev && !prev->deleted ? (int)(prev - st->batch.entries) : -1;
 	batch_add(&st->batch, s->key.data, s->key.len, s->version, true, row->data, row->len, false);
 	note_pending(s);
 	return true;
 }
 
-static bool add_upsert(Stream *s, StreamTable *st, const PgoTuple *tup, const PgoTuple *old)
+/*
+ * An insert or update. Columns the message leaves out (unchanged TOAST values) come from the
+ * row's earlier entry in this batch; when `moved` (the update changed the row's key) that is
+ * the entry under its old key, and what is still missing may come only from the source,
+ * since ClickHouse's row under the new key, if any, is another row's.
+ */
+static bool add_upsert(Stream *s, StreamTable *st, const PgoTuple *tup, const PgoTuple *old, bool moved)
 {
 	bool missing;
 	uint64_t before = unrep_total(st);
@@ -379,21 +387,26 @@ static bool add_upsert(Stream *s, StreamTable *st, const PgoTuple *tup, const Pg
 		return false;
 	report_unrep(s, st, before, &s->row);
 	if (!row_key(st, &s->row, &s->key)) {
-		log_error("%s: a change arrived without a value for a key column (unchanged TOAST key?); the table needs a "
-			  "new snapshot",
-			  st->t->display);
-		st->resync = true;
-		return false;
+		stream_mark_resync(s, st, "a change arrived without a value for a key column (NULL, or an unchanged TOAST key)");
+		return true;
 	}
-	if (missing)
-		fill_from_batch(st, &s->key, &s->row, &missing);
-	batch_add(&st->batch, s->key.data, s->key.len, s->version, false, s->row.data, s->row.len, missing);
+	bool source_only = false;
+	if (missing && moved) {
+		fill_from_entry(st, s->moved_from >= 0 ? &st->batch.entries[s->moved_from] : NULL, &s->row, &missing);
+		source_only = missing;
+	} else if (missing) {
+		const BatchEntry *prev = batch_find(&st->batch, s->key.data, s->key.len);
+		fill_from_entry(st, prev, &s->row, &missing);
+		source_only = missing && prev && !prev->deleted && prev->source_only;
+	}
+	int i = batch_add(&st->batch, s->key.data, s->key.len, s->version, false, s->row.data, s->row.len, missing);
+	st->batch.entries[i].source_only = source_only;
 	note_pending(s);
 	return true;
 }
 
 /* Did an update move the row to another ORDER BY key? Compare old and new key bytes. */
-static bool key_changed(Stream *s, StreamTable *st, const PgoTuple *old, const PgoTuple *tup)
+static bool key_changed(Stream *s, StreamTable *st, char old_kind, const PgoTuple *old, const PgoTuple *tup)
 {
 	Table *t = st->t;
 	for (int k = 0; k < t->norder; k++) {
@@ -401,8 +414,8 @@ static bool key_changed(Stream *s, StreamTable *st, const PgoTuple *old, const P
 		if (ri < 0 || ri >= old->ncols || ri >= tup->ncols)
 			return false;
 		const PgoValue *a = &old->cols[ri], *b = &tup->cols[ri];
-		if (a->kind == 'u' || b->kind == 'u' || a->kind == 'n')
-			continue; /* old tuple without this column ('K' for a FULL-less table) */
+		if (a->kind == 'u' || b->kind == 'u' || (a->kind == 'n' && old_kind == 'K'))
+			continue; /* not in the old tuple ('K' carries only the replica identity's columns) */
 		if (a->kind != b->kind || a->len != b->len || memcmp(a->data, b->data, (size_t)a->len) != 0)
 			return true;
 	}
@@ -600,7 +613,7 @@ static bool lookup_clickhouse(Stream *s, StreamTable *st)
 	int n = 0;
 	for (int i = 0; i < st->batch.n; i++) {
 		BatchEntry *e = &st->batch.entries[i];
-		if (!e->live || !e->missing)
+		if (!e->live || !e->missing || e->source_only)
 			continue;
 		buf_puts(&sql, n++ ? ", (" : "(");
 		for (int k = 0; k < t->nkey; k++) {
@@ -650,7 +663,7 @@ static bool lookup_clickhouse(Stream *s, StreamTable *st)
 			}
 			for (int i = 0; i < st->batch.n; i++) {
 				BatchEntry *e = &st->batch.entries[i];
-				if (!e->live || !e->missing)
+				if (!e->live || !e->missing || e->source_only)
 					continue;
 				bool match = true;
 				for (int k = 0; k < t->nkey && match; k++) {
@@ -860,12 +873,13 @@ static bool handle_change(Stream *s, const PgoMsg *m)
 		return false;
 	}
 	switch (m->type) {
-	case 'I': return add_upsert(s, st, &m->new_tuple, NULL) || !s->fatal;
+	case 'I': return add_upsert(s, st, &m->new_tuple, NULL, false) || !s->fatal;
 	case 'U': {
 		const PgoTuple *old = m->old_kind ? &m->old_tuple : NULL;
-		if (old && key_changed(s, st, old, &m->new_tuple) && !add_delete(s, st, old))
+		bool moved = old && key_changed(s, st, m->old_kind, old, &m->new_tuple);
+		if (moved && (!add_delete(s, st, old) || st->resync))
 			return !s->fatal;
-		return add_upsert(s, st, &m->new_tuple, m->old_kind == 'O' ? old : NULL) || !s->fatal;
+		return add_upsert(s, st, &m->new_tuple, m->old_kind == 'O' ? old : NULL, moved) || !s->fatal;
 	}
 	case 'D': return add_delete(s, st, &m->old_tuple) || !s->fatal;
 	}

@@ -55,6 +55,7 @@ typedef struct Stream {
 	double status_interval;
 	Buf row;
 	Buf key;
+	int moved_from; /* during an update that moves a row: its old key's live batch entry, or -1 */
 } Stream;
 
 /* (Re)build a table's converters, INSERT statement and column maps after its columns changed. */

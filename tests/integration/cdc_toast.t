@@ -73,6 +73,30 @@ for t in tk tn tf; do
 	same_big $t "after key changes"
 done
 
+# 1c. two rows swap keys in one batch (one transaction; and three back to back): each moved
+# row's unchanged value is its own, not that of the row that had its new key before
+pg >/dev/null <<'SQL'
+BEGIN;
+UPDATE tk SET id = -4 WHERE id = 4;
+UPDATE tk SET id = 4 WHERE id = 5;
+UPDATE tk SET id = 5 WHERE id = -4;
+UPDATE tn SET k = -4 WHERE k = 4.25;
+UPDATE tn SET k = 4.25 WHERE k = 5.25;
+UPDATE tn SET k = 5.25 WHERE k = -4;
+COMMIT;
+UPDATE tk SET id = -14 WHERE id = 14;
+UPDATE tk SET id = 14 WHERE id = 15;
+UPDATE tk SET id = 15 WHERE id = -14;
+SQL
+is "$(pg -c "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM tk WHERE id IN (4, 5, 14, 15)")" "4:1005,5:1004,14:1015,15:1014" \
+	"rows of tk swapped keys in PostgreSQL"
+for t in tk tn; do
+	all_big $t 10
+	wait_same 60 "SELECT $( [ $t = tn ] && echo k || echo id ), v, md5(big) FROM $t ORDER BY 1" \
+		"SELECT $( [ $t = tn ] && echo k || echo id ), v, lower(hex(MD5(big))) FROM $CHDB.$t FINAL WHERE _pgch_is_deleted = 0 ORDER BY 1" \
+		"$t after key swaps: each key has its own row's big value"
+done
+
 # 2. the same batch: insert and update in one transaction; and in two, back to back
 pg >/dev/null <<'SQL'
 BEGIN;
