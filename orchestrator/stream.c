@@ -263,6 +263,16 @@ static bool build_row(Stream *s, StreamTable *st, const PgoTuple *tup, const Pgo
 				continue;
 			}
 		}
+		if (v->kind == 'n' && !t->cols[c].ch.nullable) {
+			bool in_order = false;
+			for (int k = 0; k < t->norder; k++)
+				in_order = in_order || t->order[k] == c;
+			if (in_order) { /* a sorting key cannot be NULL: left without a value, so the table is resynced */
+				put_missing(row);
+				*missing = true;
+				continue;
+			}
+		}
 		if (!put_value(s, st, c, v, row))
 			return false;
 	}

@@ -867,8 +867,17 @@ static bool refresh_table(Sup *s, int ti)
 		}
 	for (int i = 0; i < n; i++) /* ORDER BY columns are never Nullable (catalog_discover) */
 		for (int k = 0; k < t->norder; k++)
-			if (t->order[k] == i)
+			if (t->order[k] == i) {
+				if (!cols[i].notnull) {
+					log_error("%s: order_by column %s can be NULL now (ALTER TABLE ... DROP NOT NULL?), and "
+						  "ClickHouse sorting keys cannot be: run ALTER TABLE %s ALTER %s SET NOT NULL, or "
+						  "take it out of order_by, then start pgch again",
+						  t->display, cols[i].name, t->qualified, cols[i].name);
+					catalog_free_columns(cols, n);
+					return false;
+				}
 				cols[i].ch.nullable = false;
+			}
 	catalog_free_columns(t->cols, t->ncols);
 	t->cols = cols;
 	t->ncols = n;
@@ -1098,6 +1107,8 @@ static void summary(Sup *s, bool complete)
 	if (complete)
 		log_info("snapshot complete: %d table%s, %s rows, %s in %.1f s", s->cat->ntables, s->cat->ntables == 1 ? "" : "s",
 			 r, b, secs);
+	else if (s->failed && remaining == 0)
+		log_info("stopped by the error above");
 	else if (s->failed)
 		log_info("snapshot stopped by the error above: %d partition%s remain", remaining, remaining == 1 ? "" : "s");
 	else
