@@ -254,18 +254,24 @@ bool slot_drop_publication(PGconn *conn, const char *publication)
 	return ok;
 }
 
-/* 1: the pipe's lock is taken for this session; 0: another session holds it; -1: error (logged). */
-static int try_pipe_lock(PGconn *conn, const Config *cfg)
+/* Run `sql` with the pipe's advisory-lock key as $1; true: it returned 't'. -1 on error (logged). */
+static int pipe_lock_query(PGconn *conn, const Config *cfg, const char *sql)
 {
 	char *key = xasprintf("pgch pipe %s", cfg->pipe.slot);
 	const char *params[1] = {key};
-	PGresult *res = pg_query_params(conn, "SELECT pg_try_advisory_lock(hashtext($1))", 1, params);
+	PGresult *res = pg_query_params(conn, sql, 1, params);
 	free(key);
 	if (!res)
 		return -1;
-	int got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	int yes = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
-	return got;
+	return yes;
+}
+
+/* 1: the pipe's lock is taken for this session; 0: another session holds it; -1: error (logged). */
+static int try_pipe_lock(PGconn *conn, const Config *cfg)
+{
+	return pipe_lock_query(conn, cfg, "SELECT pg_try_advisory_lock(hashtext($1))");
 }
 
 bool slot_pipe_running(PGconn *conn, const Config *cfg, bool *running)
@@ -274,13 +280,8 @@ bool slot_pipe_running(PGconn *conn, const Config *cfg, bool *running)
 	if (got < 0)
 		return false;
 	*running = !got;
-	if (got) {
-		char *key = xasprintf("pgch pipe %s", cfg->pipe.slot);
-		const char *params[1] = {key};
-		PGresult *res = pg_query_params(conn, "SELECT pg_advisory_unlock(hashtext($1))", 1, params);
-		free(key);
-		PQclear(res);
-	}
+	if (got)
+		pipe_lock_query(conn, cfg, "SELECT pg_advisory_unlock(hashtext($1))");
 	return true;
 }
 

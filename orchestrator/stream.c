@@ -155,6 +155,15 @@ static bool wait_servicing(Stream *s, double secs)
 
 /* ---------------------------------------------------------------- changes into entries */
 
+/* Is catalog column c one of the table's ORDER BY (sorting key) columns? */
+static bool in_order(const Table *t, int c)
+{
+	for (int k = 0; k < t->norder; k++)
+		if (t->order[k] == c)
+			return true;
+	return false;
+}
+
 /* Encode one pgoutput value of catalog column c as a row record. */
 static bool put_value(Stream *s, StreamTable *st, int c, const PgoValue *v, Buf *row)
 {
@@ -263,15 +272,11 @@ static bool build_row(Stream *s, StreamTable *st, const PgoTuple *tup, const Pgo
 				continue;
 			}
 		}
-		if (v->kind == 'n' && !t->cols[c].ch.nullable) {
-			bool in_order = false;
-			for (int k = 0; k < t->norder; k++)
-				in_order = in_order || t->order[k] == c;
-			if (in_order) { /* a sorting key cannot be NULL: left without a value, so the table is resynced */
-				put_missing(row);
-				*missing = true;
-				continue;
-			}
+		if (v->kind == 'n' && !t->cols[c].ch.nullable && in_order(t, c)) {
+			/* a sorting key cannot be NULL: left without a value, so the table is resynced */
+			put_missing(row);
+			*missing = true;
+			continue;
 		}
 		if (!put_value(s, st, c, v, row))
 			return false;
@@ -356,14 +361,12 @@ static bool add_delete(Stream *s, StreamTable *st, const PgoTuple *old)
 	Buf *row = &s->row;
 	buf_reset(row);
 	for (int c = 0; c < t->ncols; c++) {
-		bool in_order = false;
-		for (int k = 0; k < t->norder; k++)
-			in_order = in_order || t->order[k] == c;
+		bool key = in_order(t, c);
 		int ri = st->col_to_rel[c];
-		if (in_order && ri >= 0 && ri < old->ncols && (old->cols[ri].kind == 't' || old->cols[ri].kind == 'b')) {
+		if (key && ri >= 0 && ri < old->ncols && (old->cols[ri].kind == 't' || old->cols[ri].kind == 'b')) {
 			if (!put_value(s, st, c, &old->cols[ri], row))
 				return false;
-		} else if (in_order) {
+		} else if (key) {
 			char *why = xasprintf("a delete arrived without its key column %s (NULL or missing)", t->cols[c].name);
 			stream_mark_resync(s, st, why); /* recorded, so the supervisor copies it again */
 			free(why);

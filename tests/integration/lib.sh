@@ -17,13 +17,13 @@ T_FAIL=0
 T_PIDS=() # background processes to stop if the test ends early (stopped ones are continued)
 trap 'for p in "${T_PIDS[@]}"; do kill -CONT "$p"; kill -TERM "$p"; done 2>/dev/null; rm -rf "$WORK"' EXIT
 
-ok() { # ok STATUS DESCRIPTION — STATUS 0 is a pass; with T_TODO=REASON set, a TAP TODO
-	local st=$1 todo=${T_TODO:+ # TODO $T_TODO}
+ok() { # ok STATUS DESCRIPTION — STATUS 0 is a pass
+	local st=$1
 	shift
 	T_N=$((T_N + 1))
-	if [ "$st" = 0 ]; then echo "ok $T_N - $*$todo"; else
-		echo "not ok $T_N - $*$todo"
-		[ -n "$todo" ] || T_FAIL=$((T_FAIL + 1))
+	if [ "$st" = 0 ]; then echo "ok $T_N - $*"; else
+		echo "not ok $T_N - $*"
+		T_FAIL=$((T_FAIL + 1))
 	fi
 }
 is() { # is GOT WANT DESCRIPTION

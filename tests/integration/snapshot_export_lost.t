@@ -3,11 +3,7 @@
 # middle of pgch snapshot while other sessions UPDATE, DELETE and INSERT rows of the table being
 # copied: partitions not yet started are read under a new snapshot, the changes in between come
 # from the slot ("catch-up"), and the contents end exactly equal to PostgreSQL's.
-#
-# Assertions that need catch-up (stream_catch_up) can be marked TAP TODO with
-# CATCHUP_TODO=reason (empty by default: catch-up is implemented).
 . "$(dirname "$0")/lib.sh"
-CATCHUP_TODO=${CATCHUP_TODO-}
 
 fresh_dbs
 pg <<'SQL'
@@ -71,22 +67,22 @@ is "$(ch "SELECT count() FROM $STATE AND status = 'done'")" 16 "all 16 partition
 nsnap=$(ch "SELECT uniqExact(snapshot_lsn) FROM $STATE")
 ok $((!(nsnap >= 2))) "partitions were read under $nsnap snapshots"
 
-T_TODO=$CATCHUP_TODO is "$st" 0 "the run exits 0"
+is "$st" 0 "the run exits 0"
 [ "$st" = 0 ] || diag "$(printf '%s\n' "$log" | grep -E 'error' | head -5)"
 want=$(pg -c "SELECT count(*) FROM big")
 is "$(pg -c "SELECT count(*) FILTER (WHERE v = 'updated') > 0 AND count(*) FILTER (WHERE v = 'late') > 0 FROM big")" t \
 	"set-up: PostgreSQL has the updated and the late rows"
-T_TODO=$CATCHUP_TODO is "$(ch "SELECT count() FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0")" "$want" "row count equals PostgreSQL's ($want)"
-T_TODO=$CATCHUP_TODO is "$(ch "SELECT sum(id) FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0")" "$(pg -c "SELECT sum(id) FROM big")" "sum of ids equals PostgreSQL's"
+is "$(ch "SELECT count() FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0")" "$want" "row count equals PostgreSQL's ($want)"
+is "$(ch "SELECT sum(id) FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0")" "$(pg -c "SELECT sum(id) FROM big")" "sum of ids equals PostgreSQL's"
 # (rows updated while a snapshot holds back the xmin horizon move to new pages, which are read
 # under the new snapshot: these pass without catch-up)
 same_rows "SELECT v, count(*), sum(n), sum(id) FROM big WHERE v IN ('updated', 'late', 'inserted') GROUP BY v ORDER BY v" \
 	"SELECT v, count(), sum(n), sum(id) FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0 AND v IN ('updated', 'late', 'inserted') GROUP BY v ORDER BY v" \
 	"updated, inserted and late rows equal PostgreSQL's"
-T_TODO=$CATCHUP_TODO is "$(ch "SELECT count() FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0 AND id <= 400000 AND (id % 100 = 7 OR id % 1000 = 11)")" 0 "deleted rows are gone"
-T_TODO=$CATCHUP_TODO same_rows "SELECT md5(string_agg(id || ':' || v || ':' || n, ',' ORDER BY id)) FROM big" \
+is "$(ch "SELECT count() FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0 AND id <= 400000 AND (id % 100 = 7 OR id % 1000 = 11)")" 0 "deleted rows are gone"
+same_rows "SELECT md5(string_agg(id || ':' || v || ':' || n, ',' ORDER BY id)) FROM big" \
 	"SELECT lower(hex(MD5(arrayStringConcat(groupArray(concat(toString(id), ':', v, ':', toString(n))), ',')))) FROM (SELECT id, v, n FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0 ORDER BY id)" \
 	"every row equals PostgreSQL's (digest)"
-T_TODO=$CATCHUP_TODO is "$(pg -c "SELECT count(*) FROM pg_replication_slots WHERE database = '$DB'")" 0 "no replication slot is left"
+is "$(pg -c "SELECT count(*) FROM pg_replication_slots WHERE database = '$DB'")" 0 "no replication slot is left"
 pg -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$DB' AND NOT active" >/dev/null
 done_testing

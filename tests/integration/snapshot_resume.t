@@ -3,11 +3,7 @@
 # again: the second run resumes with the stored plan (same partitions, same ctid ranges, even
 # though a fresh plan would now differ), does not copy the done partitions again, and applies
 # the changes made in between from the slot ("catch-up") so the contents end exactly equal.
-#
-# Assertions that need catch-up (stream_catch_up) can be marked TAP TODO with
-# CATCHUP_TODO=reason (empty by default: catch-up is implemented).
 . "$(dirname "$0")/lib.sh"
-CATCHUP_TODO=${CATCHUP_TODO-}
 
 fresh_dbs
 pg <<'SQL'
@@ -97,18 +93,18 @@ versions=$(printf '%s\n' "$per_version" | cut -f1 | paste -sd, -)
 got=$(ch_ok "SELECT toString(_pgch_version + 1) AS v, count() FROM $CHDB.big WHERE _pgch_version + 1 IN ($versions) GROUP BY v ORDER BY v FORMAT TabSeparated")
 is "$got" "$per_version" "ClickHouse rows per later snapshot version equal the rows recorded for its partitions"
 
-T_TODO=$CATCHUP_TODO is "$st2" 0 "the second run exits 0"
+is "$st2" 0 "the second run exits 0"
 [ "$st2" = 0 ] || diag "$(printf '%s\n' "$log2" | grep -E 'error|warning' | head -5)"
 want=$(pg -c "SELECT count(*) FROM big")
-T_TODO=$CATCHUP_TODO is "$(ch "SELECT count() FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0")" "$want" "row count equals PostgreSQL's ($want)"
-T_TODO=$CATCHUP_TODO is "$(ch "SELECT sum(id) FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0")" "$(pg -c "SELECT sum(id) FROM big")" "sum of ids equals PostgreSQL's"
-T_TODO=$CATCHUP_TODO same_rows "SELECT count(*), sum(n), sum(length(v)), count(*) FILTER (WHERE v = 'changed') FROM big" \
+is "$(ch "SELECT count() FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0")" "$want" "row count equals PostgreSQL's ($want)"
+is "$(ch "SELECT sum(id) FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0")" "$(pg -c "SELECT sum(id) FROM big")" "sum of ids equals PostgreSQL's"
+same_rows "SELECT count(*), sum(n), sum(length(v)), count(*) FILTER (WHERE v = 'changed') FROM big" \
 	"SELECT count(), sum(n), sum(length(v)), countIf(v = 'changed') FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0" \
 	"column sums (including the updated and deleted rows) equal PostgreSQL's"
-T_TODO=$CATCHUP_TODO same_rows "SELECT id, v, n FROM big WHERE id % 10 = 1 AND v = 'changed' ORDER BY id LIMIT 50" \
+same_rows "SELECT id, v, n FROM big WHERE id % 10 = 1 AND v = 'changed' ORDER BY id LIMIT 50" \
 	"SELECT id, v, n FROM $CHDB.big FINAL WHERE _pgch_is_deleted = 0 AND id % 10 = 1 AND v = 'changed' ORDER BY id LIMIT 50" \
 	"rows updated between the runs have their new values"
-T_TODO=$CATCHUP_TODO is "$(ch "SELECT status FROM $CHDB._pgch_state FINAL WHERE source_table = '' AND part = -1")" done "the pipe is recorded done"
-T_TODO=$CATCHUP_TODO is "$(pg -c "SELECT count(*) FROM pg_replication_slots WHERE database = '$DB'")" 0 "no replication slot is left"
+is "$(ch "SELECT status FROM $CHDB._pgch_state FINAL WHERE source_table = '' AND part = -1")" done "the pipe is recorded done"
+is "$(pg -c "SELECT count(*) FROM pg_replication_slots WHERE database = '$DB'")" 0 "no replication slot is left"
 pg -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$DB' AND NOT active" >/dev/null
 done_testing
