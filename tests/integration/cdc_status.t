@@ -91,6 +91,16 @@ like "$(cat "$WORK/down.err")" 'ClickHouse at http://127\.0\.0\.1:1' "status wit
 like "$out" "slot $SLOT: inactive, confirmed [0-9A-F]+/[0-9A-F]+, .* of WAL retained" "status with ClickHouse unreachable: still shows the slot and its retained WAL"
 like "$out" "pipe $T_NAME: unknown" "status with ClickHouse unreachable: the pipe's state is unknown"
 
+# drop with ClickHouse unreachable: the slot and publication still go (the source stops
+# retaining WAL), and it says what is left to do
+out=$("$PGCH" drop "$WORK/down.lua" 2>&1)
+is "$?" 1 "drop with ClickHouse unreachable: exit 1"
+like "$out" 'the slot and publication are dropped, but the pipe.s recorded progress in ClickHouse could not be: run pgch drop again when ClickHouse is reachable' \
+	"drop with ClickHouse unreachable: says what is left"
+is "$(slot_exists)|$(pub_exists)" "0|0" "drop with ClickHouse unreachable: slot and publication are gone"
+is "$(ch "SELECT count() > 0 FROM $CHDB._pgch_state FINAL WHERE status != 'forgotten' AND pipe = '$T_NAME' AND source_table = 'public.t'")" 1 \
+	"drop with ClickHouse unreachable: the progress rows are still there"
+
 # drop: slot and publication go, the tables stay
 out=$("$PGCH" drop "$WORK/s.lua" 2>&1)
 ok $? "pgch drop succeeds once stopped"
