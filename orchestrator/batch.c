@@ -118,7 +118,9 @@ int batch_add(TableBatch *b, const char *key, size_t klen, uint64_t version, boo
 
 size_t batch_bytes(const TableBatch *b)
 {
-	return b->arena.cap + sizeof(BatchEntry) * (size_t)b->cap + sizeof(int) * (size_t)b->nslots;
+	/* bytes in use, not capacity: a reset keeps its arena for the next batch, and counting
+	 * that capacity would make every following row look like a full batch */
+	return b->arena.len + (sizeof(BatchEntry) + 2 * sizeof(int)) * (size_t)b->n; /* the index is kept half empty */
 }
 
 void batch_row_put(Buf *row, uint8_t state, const char *data, size_t len)

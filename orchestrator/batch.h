@@ -64,7 +64,8 @@ static inline char *batch_row(TableBatch *b, const BatchEntry *e)
 	return b->arena.data + e->row_off;
 }
 
-/* Bytes held (arena and index), for the stream's memory bound. */
+/* Bytes in use by the pending entries (arena, entries, index), for the stream's memory bound;
+ * 0 after a reset, whatever capacity is kept for the next batch. */
 size_t batch_bytes(const TableBatch *b);
 
 /* Row records: append one column; find column i (0-based). */

@@ -343,7 +343,7 @@ int config_line_of_string(const Config *cfg, const char *s)
 
 /* ---------------------------------------------------------------- field tables */
 
-typedef enum FieldType { F_STR, F_INT, F_LONG, F_NUM, F_ENUM } FieldType;
+typedef enum FieldType { F_STR, F_INT, F_LONG, F_NUM, F_ENUM, F_BYTES } FieldType;
 
 typedef struct Field {
 	const char *name;
@@ -358,6 +358,7 @@ typedef struct Field {
 #define FLONG(n, m, lo, hi) {n, F_LONG, offsetof(Config, m), lo, hi, NULL}
 #define FNUM(n, m, lo, hi) {n, F_NUM, offsetof(Config, m), lo, hi, NULL}
 #define FENUM(n, m, c) {n, F_ENUM, offsetof(Config, m), 0, 0, c}
+#define FBYTES(n, m, lo, hi) {n, F_BYTES, offsetof(Config, m), lo, hi, NULL}
 
 static const Field destination_fields[] = {
 	FSTR("url", dest.url),
@@ -385,6 +386,7 @@ static const Field pipe_fields[] = {
 	FSTR("publication", pipe.publication),
 	FNUM("sync_interval", pipe.sync_interval, 0.1, 86400),
 	FLONG("batch_size", pipe.batch_size, 1, 100000000),
+	FBYTES("max_batch_memory", pipe.max_batch_memory, 1 << 20, 1L << 40),
 	FNUM("heartbeat_interval", pipe.heartbeat_interval, 0, 86400),
 	FNUM("status_interval", pipe.status_interval, 1, 3600),
 	FINT("max_retries", pipe.max_retries, 0, 1000),
@@ -455,6 +457,29 @@ static void unknown_key(Parser *p, int line, const char *section, const char *ke
 	buf_free(&list);
 }
 
+/*
+ * A size: a number of bytes, or a string with a unit, "64MB", "512 kB", "2GiB" (units are
+ * powers of 1024, as for memory). false if it is neither.
+ */
+static bool parse_bytes(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || v < 0)
+		return false;
+	while (*end == ' ')
+		end++;
+	static const char *const units[] = {"", "B", "kB", "KB", "KiB", "MB", "MiB", "GB", "GiB", "TB", "TiB"};
+	static const double scale[] = {1, 1, 1024, 1024, 1024, 1048576, 1048576, 1073741824.0, 1073741824.0,
+				       1099511627776.0, 1099511627776.0};
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(end, units[i]) == 0) {
+			*out = v * scale[i];
+			return true;
+		}
+	return false;
+}
+
 /* Store the value at the top of the stack into field f of base. */
 static void store_field(Parser *p, const char *section, const Field *f, void *base, int line)
 {
@@ -485,6 +510,23 @@ static void store_field(Parser *p, const char *section, const Field *f, void *ba
 		}
 		free(*(char **)slot);
 		*(char **)slot = xstrdup(s);
+		return;
+	}
+	case F_BYTES: {
+		double v = 0;
+		if (lua_type(L, -1) == LUA_TNUMBER) {
+			v = lua_tonumber(L, -1);
+		} else if (lua_type(L, -1) != LUA_TSTRING || !parse_bytes(lua_tostring(L, -1), &v)) {
+			perr(p, line, "%s.%s must be a size: a number of bytes or a string such as \"64MB\" (kB, MB, GB, TB), "
+				      "got %s",
+			     section, f->name, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : lua_typename_at(L, -1));
+			return;
+		}
+		if (v < f->min || v > f->max) {
+			perr(p, line, "%s.%s must be between 1MB and 1TB, got %.0f bytes", section, f->name, v);
+			return;
+		}
+		*(long *)slot = (long)v;
 		return;
 	}
 	case F_INT:
@@ -958,6 +1000,7 @@ static void set_defaults(Config *cfg)
 	cfg->dest.state_table = xstrdup("_pgch_state");
 	cfg->pipe.sync_interval = 10;
 	cfg->pipe.batch_size = 100000;
+	cfg->pipe.max_batch_memory = 64L << 20;
 	cfg->pipe.heartbeat_interval = 60;
 	cfg->pipe.status_interval = 10;
 	cfg->pipe.max_retries = 5;

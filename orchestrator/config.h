@@ -88,6 +88,7 @@ typedef struct Config {
 		char *publication;
 		double sync_interval;
 		long batch_size;
+		long max_batch_memory; /* bytes of pending changes in the stream before a flush */
 		double heartbeat_interval;
 		double status_interval;
 		int max_retries;

@@ -119,8 +119,9 @@ static const Command commands[] = {
 	{"run", cli_run, OPT_JSON | OPT_RESTART,
 	 "Run the pipe: copy what is not copied yet (as snapshot does) while the streaming worker\n"
 	 "already consumes the slot, then stream every INSERT, UPDATE, DELETE and TRUNCATE to\n"
-	 "ClickHouse, at most pipe.sync_interval seconds or pipe.batch_size rows per batch. Runs\n"
-	 "until SIGTERM or SIGINT, then flushes, confirms its position to PostgreSQL and exits 0.\n"
+	 "ClickHouse, at most pipe.sync_interval seconds, pipe.batch_size rows or\n"
+	 "pipe.max_batch_memory bytes per batch. Runs until SIGTERM or SIGINT, then flushes,\n"
+	 "confirms its position to PostgreSQL and exits 0.\n"
 	 "Killed or crashed, it resumes from the slot and the recorded progress when run again.\n"
 	 "\n"
 	 "  --restart     forget recorded progress, drop the pipe's tables and slot, copy everything again\n"

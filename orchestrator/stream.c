@@ -30,7 +30,6 @@
 
 volatile sig_atomic_t stream_stop;
 
-#define STREAM_MEMORY_LIMIT (64u << 20) /* pending bytes over all tables before a forced flush */
 #define FILL_CHUNK (512u << 10)
 #define ROW_KEYTEXT 2 /* record state: PostgreSQL text form of a key column (after the columns) */
 
@@ -1053,7 +1052,7 @@ static int stream_loop(Stream *s)
 			PQfreemem(buf);
 			if (!ok)
 				return s->fatal ? STREAM_FATAL : STREAM_RETRY;
-			if (s->pending_rows >= s->cfg->pipe.batch_size || stream_pending_bytes(s) >= STREAM_MEMORY_LIMIT) {
+			if (s->pending_rows >= s->cfg->pipe.batch_size || stream_pending_bytes(s) >= (size_t)s->cfg->pipe.max_batch_memory) {
 				if (!stream_flush(s))
 					return stream_stop ? STREAM_STOPPED : STREAM_RETRY;
 			}

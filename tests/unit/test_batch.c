@@ -125,8 +125,34 @@ static void test_versions(void)
 	batch_free(&b);
 }
 
+/*
+ * The memory bound counts bytes in use. A reset keeps the arena's capacity for the next
+ * batch; counting capacity made every row after a 64 MB batch look like a full batch, so
+ * each was flushed alone (one INSERT per row).
+ */
+static void test_bytes_in_use(void)
+{
+	TableBatch b;
+	batch_init(&b);
+	is_int(batch_bytes(&b), 0, "an empty batch holds no bytes");
+	char big[4096];
+	memset(big, 'x', sizeof big);
+	for (int k = 0; k < 5000; k++)
+		batch_add(&b, (const char *)&k, sizeof k, 1, false, big, sizeof big, false);
+	size_t full = batch_bytes(&b);
+	ok(full >= 5000u * sizeof big, "a batch of 5000 rows of 4 kB counts at least their bytes (%zu)", full);
+	ok(full < 5000u * sizeof big * 2, "and not the arena's doubled capacity (%zu of capacity %zu)", full, b.arena.cap);
+	batch_reset(&b);
+	is_int(batch_bytes(&b), 0, "after a reset the batch counts 0 bytes, whatever capacity it keeps");
+	int k = 1;
+	batch_add(&b, (const char *)&k, sizeof k, 2, false, big, sizeof big, false);
+	ok(batch_bytes(&b) < 64u * 1024, "one row after a large batch counts as one row (%zu bytes)", batch_bytes(&b));
+	batch_free(&b);
+}
+
 int main(void)
 {
+	test_bytes_in_use();
 	test_compaction();
 	test_versions();
 	return done_testing();
