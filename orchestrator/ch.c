@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zstd.h>
 
 #include "log.h"
@@ -22,6 +23,25 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 		return 0; /* makes curl fail: an answer this large is a bug */
 	buf_put(b, p, len);
 	return len;
+}
+
+/* ClickHouse names its error in a header (X-ClickHouse-Exception-Code, 19.x and later). */
+static size_t header_cb(char *p, size_t size, size_t n, void *ud)
+{
+	ChConn *ch = ud;
+	size_t len = size * n;
+	static const char name[] = "X-ClickHouse-Exception-Code:";
+	if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0)
+		ch->last_code = atoi(p + sizeof name - 1);
+	return len;
+}
+
+int ch_error_code(const char *answer)
+{
+	/* "Code: 60. DB::Exception: ..." (the body of every error answer, all versions) */
+	if (!answer || strncmp(answer, "Code: ", 6) != 0)
+		return 0;
+	return atoi(answer + 6);
 }
 
 /* The URL without "user:password@", for messages. */
@@ -93,7 +113,10 @@ static void setup(ChConn *ch, const char *url, Buf *answer, char *errbuf)
 	curl_easy_setopt(c, CURLOPT_PASSWORD, ch->password);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, answer);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, ch);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	ch->last_code = 0;
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
 	errbuf[0] = '\0';
 }
@@ -107,10 +130,13 @@ static bool finish(ChConn *ch, CURLcode rc, const char *errbuf, Buf *answer, con
 	if (rc == CURLE_OK && status == 200) {
 		free(ch->last_error);
 		ch->last_error = NULL;
+		ch->last_code = 0;
 		return true;
 	}
 	char msg[1024];
 	if (status != 0 && status != 200) {
+		if (ch->last_code == 0)
+			ch->last_code = ch_error_code(answer->data);
 		/* ClickHouse's answer: "Code: 60. DB::Exception: ..." — keep the first line */
 		size_t len = strcspn(answer->data, "\n");
 		if (len > 700)

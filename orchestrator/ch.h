@@ -35,11 +35,15 @@ typedef struct ChConn {
 	bool probed;
 	bool quiet;      /* do not log errors (probes that may fail) */
 	long last_status;
-	char *last_error; /* first line of the last error, for callers that classify */
+	char *last_error; /* first line of the last error, for messages */
+	int last_code;    /* ClickHouse's error code of the last failed request (0: none, or not ClickHouse's) */
 } ChConn;
 
 /* Produce more upload data: append to out, return 1 if more may follow, 0 at the end, -1 on error. */
 typedef int (*ChFillFn)(void *ctx, Buf *out);
+
+/* The error code of a ClickHouse error answer ("Code: 60. DB::Exception: ..."), 0 if none. */
+int ch_error_code(const char *answer);
 
 bool ch_open(ChConn *ch, const DestConfig *cfg);
 void ch_close(ChConn *ch);

@@ -12,6 +12,7 @@
 #include "catalog.h"
 #include "ch.h"
 #include "config.h"
+#include "exitcode.h"
 #include "log.h"
 #include "pg.h"
 #include "plan.h"
@@ -57,14 +58,14 @@ static int session_open_source(Session *s, const char *config)
 	memset(s, 0, sizeof *s);
 	s->cfg = config_load(config);
 	if (!s->cfg)
-		return 2;
+		return PGCH_EXIT_USAGE;
 	if (s->cfg->source.has_ssh && !tunnel_start(s->cfg, &pg_tunnel_port, &s->tunnel))
-		return 1;
+		return PGCH_EXIT_FAILED;
 	pg_tunnel_pid = s->tunnel;
 	s->pg = pg_connect(s->cfg, PG_CONN_NORMAL, "cli");
 	if (!s->pg || !preflight_refuse_pooler(s->cfg, s->pg))
-		return 1;
-	return 0;
+		return PGCH_EXIT_FAILED;
+	return PGCH_EXIT_OK;
 }
 
 /* Connect to and probe the destination; false (logged) if it cannot be reached. */
@@ -80,18 +81,18 @@ static bool session_open_destination(Session *s)
 static int session_open(Session *s, const char *config, bool discover)
 {
 	int rc = session_open_source(s, config);
-	if (rc != 0)
+	if (rc != PGCH_EXIT_OK)
 		return rc;
 	if (!session_open_destination(s))
-		return 1;
+		return PGCH_EXIT_FAILED;
 	if (discover) {
 		if (!catalog_discover(s->pg, s->cfg, &s->ch.caps, &s->cat)) {
 			catalog_free(&s->cat);
-			return 2;
+			return PGCH_EXIT_USAGE;
 		}
 		s->have_cat = true;
 	}
-	return 0;
+	return PGCH_EXIT_OK;
 }
 
 int cli_plan(const char *config, const CliOptions *o)
@@ -112,7 +113,7 @@ int cli_check(const char *config, const CliOptions *o)
 {
 	Config *cfg = config_load(config);
 	if (!cfg)
-		return 2;
+		return PGCH_EXIT_USAGE;
 	pid_t tunnel = 0;
 	int rc;
 	if (cfg->source.has_ssh && !tunnel_start(cfg, &pg_tunnel_port, &tunnel))
@@ -131,7 +132,7 @@ int cli_check(const char *config, const CliOptions *o)
 static int supervised(const char *config, const CliOptions *o, bool run)
 {
 	if (!supervisor_signals())
-		return 1;
+		return PGCH_EXIT_FAILED;
 	Session s;
 	int rc = session_open(&s, config, true);
 	if (rc == 0) {
@@ -172,7 +173,7 @@ int cli_status(const char *config, const CliOptions *o)
 {
 	Session s;
 	int rc = session_open_source(&s, config);
-	if (rc != 0) {
+	if (rc != PGCH_EXIT_OK) {
 		session_close(&s);
 		return rc;
 	}
@@ -183,7 +184,7 @@ int cli_status(const char *config, const CliOptions *o)
 	bool running = false;
 	if (!slot_info(s.pg, cfg->pipe.slot, &info) || !slot_pipe_running(s.pg, cfg, &running)) {
 		session_close(&s);
-		return 1;
+		return PGCH_EXIT_FAILED;
 	}
 	/* the slot's side is shown even when ClickHouse is away: retained WAL matters most then */
 	bool reached = session_open_destination(&s) && state_load(&s.ch, cfg, &st);
@@ -328,14 +329,14 @@ int cli_status(const char *config, const CliOptions *o)
 	buf_free(&out);
 	state_free(&st);
 	session_close(&s);
-	return reached ? 0 : 1;
+	return reached ? PGCH_EXIT_OK : PGCH_EXIT_FAILED;
 }
 
 int cli_drop(const char *config, const CliOptions *o)
 {
 	Session s;
 	int rc = session_open_source(&s, config);
-	if (rc != 0) {
+	if (rc != PGCH_EXIT_OK) {
 		session_close(&s);
 		return rc;
 	}
@@ -384,7 +385,7 @@ int cli_drop(const char *config, const CliOptions *o)
 	state_free(&st);
 	if (ok && st.n >= 0 && !state_clear(&s.ch, cfg))
 		ok = false;
-	rc = ok ? 0 : 1;
+	rc = ok ? PGCH_EXIT_OK : PGCH_EXIT_FAILED;
 out:
 	session_close(&s);
 	return rc;
@@ -410,14 +411,14 @@ static int request(Session *s, const char *table, const char *target, int part, 
 	r.part = part;
 	r.status = (char *)status;
 	r.info = (char *)info;
-	return state_ensure(&s->ch, s->cfg) && state_write(&s->ch, s->cfg, &r, 1) ? 0 : 1;
+	return state_ensure(&s->ch, s->cfg) && state_write(&s->ch, s->cfg, &r, 1) ? PGCH_EXIT_OK : PGCH_EXIT_FAILED;
 }
 
 int cli_resync(const char *config, const CliOptions *o)
 {
 	if (!o->table) {
 		log_error("resync needs the table to copy again: pgch resync CONFIG --table schema.table");
-		return 2;
+		return PGCH_EXIT_USAGE;
 	}
 	Session s;
 	int rc = session_open(&s, config, true);

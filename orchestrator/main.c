@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "exitcode.h"
 #include "keygen.h"
 #include "log.h"
 
@@ -71,7 +72,7 @@ static const char *const option_names[] = {"--json", "--keep-slot", "--restart",
 static int keygen_command(const char *path, const CliOptions *o)
 {
 	(void)o;
-	return keygen_write(path) ? 0 : 1;
+	return keygen_write(path) ? PGCH_EXIT_OK : PGCH_EXIT_FAILED;
 }
 
 typedef struct Command {
@@ -216,15 +217,15 @@ int main(int argc, char **argv)
 		case 'v': verbosity++; break;
 		case 'q': verbosity = -1; break;
 		case 'h': help = true; break;
-		case 'V': printf("pgch %s\n", PGCH_VERSION); return 0;
-		case ':': log_error("%s needs a value; try 'pgch --help'", argv[optind - 1]); return 2;
+		case 'V': printf("pgch %s\n", PGCH_VERSION); return PGCH_EXIT_OK;
+		case ':': log_error("%s needs a value; try 'pgch --help'", argv[optind - 1]); return PGCH_EXIT_USAGE;
 		default:
 			/* optopt is a short option, or the value of a long one given a value it takes none of */
 			if (optopt && !strchr("jkrTtV", optopt))
 				log_error("unknown option '-%c'; try 'pgch --help'", optopt);
 			else
 				log_error("unknown option or value '%s'; try 'pgch --help'", argv[optind - 1]);
-			return 2;
+			return PGCH_EXIT_USAGE;
 		}
 	}
 	log_set_level(verbosity < 0 ? LOG_WARN : verbosity >= 2 ? LOG_DEBUG : LOG_INFO);
@@ -238,37 +239,37 @@ int main(int argc, char **argv)
 		const Command *about = optind < argc ? command_find(argv[optind]) : NULL;
 		if (optind < argc && !about) {
 			log_error("unknown command \"%s\"; try 'pgch --help'", argv[optind]);
-			return 2;
+			return PGCH_EXIT_USAGE;
 		}
 		if (about)
 			command_help(about);
 		else
 			fputs(usage_text, stdout);
-		return 0;
+		return PGCH_EXIT_OK;
 	}
 	if (strcmp(name, "version") == 0) {
 		printf("pgch %s\n", PGCH_VERSION);
-		return 0;
+		return PGCH_EXIT_OK;
 	}
 	const Command *cmd = command_find(name);
 	if (!cmd) {
 		log_error("unknown command \"%s\"; try 'pgch --help'", name);
-		return 2;
+		return PGCH_EXIT_USAGE;
 	}
 	if (help) {
 		command_help(cmd);
-		return 0;
+		return PGCH_EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof option_names / sizeof option_names[0]; i++) {
 		if ((given & (1u << i)) && !(cmd->options & (1u << i))) {
 			log_error("%s does not apply to pgch %s; try 'pgch %s --help'", option_names[i], cmd->name,
 				  cmd->name);
-			return 2;
+			return PGCH_EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
 		log_error("%s needs exactly one %s (pgch %s %s)", name, command_arg(cmd), name, command_arg(cmd));
-		return 2;
+		return PGCH_EXIT_USAGE;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = cmd->fn(argv[optind], &o);

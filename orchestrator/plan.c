@@ -78,6 +78,29 @@ void plan_target(const Table *t, const Config *cfg, Buf *out)
 	ch_quote_ident(out, t->target);
 }
 
+void plan_truncate_sql(const Table *t, const Config *cfg, Buf *out)
+{
+	buf_puts(out, "TRUNCATE TABLE ");
+	plan_target(t, cfg, out);
+}
+
+void plan_drop_sql(const Table *t, const Config *cfg, Buf *out)
+{
+	buf_puts(out, "DROP TABLE IF EXISTS ");
+	plan_target(t, cfg, out);
+}
+
+void plan_add_column_sql(const Table *t, const Config *cfg, const Column *c, const char *default_expr, Buf *out)
+{
+	buf_puts(out, "ALTER TABLE ");
+	plan_target(t, cfg, out);
+	buf_puts(out, " ADD COLUMN ");
+	ch_quote_ident(out, c->name);
+	buf_put_u8(out, ' ');
+	types_ch_name(&c->ch, out);
+	buf_puts(out, default_expr ? default_expr : "");
+}
+
 char *plan_insert_sql(const Table *t, const Config *cfg)
 {
 	Buf sql;

@@ -57,6 +57,12 @@ void plan_create_table(const Table *t, const Config *cfg, const ChCaps *caps, Bu
 char *plan_insert_sql(const Table *t, const Config *cfg);
 /* `db`.`target` */
 void plan_target(const Table *t, const Config *cfg, Buf *out);
+/* The DDL pgch runs on an existing target (appended to out): "TRUNCATE TABLE `db`.`t`",
+ * "DROP TABLE IF EXISTS `db`.`t`", "ALTER TABLE `db`.`t` ADD COLUMN `c` Type[ DEFAULT ...]"
+ * (default_expr: "" or " DEFAULT ..."). */
+void plan_truncate_sql(const Table *t, const Config *cfg, Buf *out);
+void plan_drop_sql(const Table *t, const Config *cfg, Buf *out);
+void plan_add_column_sql(const Table *t, const Config *cfg, const Column *c, const char *default_expr, Buf *out);
 
 /* Print the plan for humans (pgch plan) or as JSON (--json). */
 void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const ChCaps *caps, bool json);

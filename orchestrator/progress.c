@@ -11,13 +11,37 @@
 #include "buf.h"
 #include "log.h"
 
-void progress_send(int fd, int part, ProgressKind kind, int col, int64_t rows, int64_t bytes)
+void progress_send(int fd, const ProgressMsg *m)
 {
 	if (fd < 0)
 		return;
-	ProgressMsg m = {part, (int32_t)kind, col, 0, rows, bytes};
-	ssize_t w = write(fd, &m, sizeof m);
+	ssize_t w = write(fd, m, sizeof *m);
 	(void)w;
+}
+
+void progress_send_part(int fd, ProgressKind kind, int part, int64_t rows, int64_t bytes)
+{
+	ProgressMsg m = {.kind = kind, .u.part = {.index = part, .rows = rows, .bytes = bytes}};
+	progress_send(fd, &m);
+}
+
+void progress_send_unrep(int fd, ProgressKind kind, int index, int column, int64_t count)
+{
+	ProgressMsg m = {.kind = kind, .u.unrep = {.index = index, .column = column, .count = count}};
+	progress_send(fd, &m);
+}
+
+void progress_send_stream(int fd, int64_t rows_applied, uint64_t confirmed_lsn)
+{
+	ProgressMsg m = {.kind = PROG_STREAM_ROWS,
+			 .u.stream = {.rows_applied = rows_applied, .confirmed_lsn = confirmed_lsn}};
+	progress_send(fd, &m);
+}
+
+void progress_send_table(int fd, ProgressKind kind, int table, uint64_t lsn)
+{
+	ProgressMsg m = {.kind = kind, .u.table = {.index = table, .lsn = lsn}};
+	progress_send(fd, &m);
 }
 
 double progress_now(void)

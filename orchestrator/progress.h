@@ -14,25 +14,50 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a record says; each kind has its own member of ProgressMsg.u. */
 typedef enum ProgressKind {
-	PROG_ROWS = 1, /* running totals of a partition: rows, bytes */
-	PROG_UNREP,    /* column `col` had `rows` unrepresentable values (final count) */
-	PROG_DONE,     /* final totals of a partition */
-	PROG_RESYNC,   /* stream: table `col` cannot be applied and needs a new snapshot */
-	PROG_TRUNCATE, /* stream: table `col` was truncated at LSN `bytes` */
+	PROG_PART_ROWS = 1, /* snapshot: running totals of a partition (u.part) */
+	PROG_PART_DONE,     /* snapshot: final totals of a partition (u.part) */
+	PROG_PART_UNREP,    /* snapshot: a column's unrepresentable values, final count (u.unrep) */
+	PROG_STREAM_ROWS,   /* stream: rows applied so far and the confirmed LSN (u.stream) */
+	PROG_STREAM_UNREP,  /* stream: a table's unrepresentable values since the last record (u.unrep) */
+	PROG_STREAM_RESYNC, /* stream: a table's changes cannot be applied: it needs a new copy (u.table) */
+	PROG_STREAM_TRUNCATE, /* stream: a table was truncated by the transaction at u.table.lsn */
 } ProgressKind;
 
 typedef struct ProgressMsg {
-	int32_t part;
-	int32_t kind;
-	int32_t col;
+	int32_t kind; /* ProgressKind */
 	int32_t pad;
-	int64_t rows;
-	int64_t bytes;
+	union {
+		struct {
+			int32_t index; /* partition index in the plan */
+			int32_t pad;
+			int64_t rows;
+			int64_t bytes;
+		} part;
+		struct {
+			int32_t index;  /* PROG_PART_UNREP: partition index; PROG_STREAM_UNREP: table index */
+			int32_t column; /* column index in its table (-1: any) */
+			int64_t count;
+		} unrep;
+		struct {
+			int64_t rows_applied;
+			uint64_t confirmed_lsn;
+		} stream;
+		struct {
+			int32_t index; /* table index in the catalog */
+			int32_t pad;
+			uint64_t lsn;
+		} table;
+	} u;
 } ProgressMsg;
 
-/* Write one record (best effort: progress is advisory). */
-void progress_send(int fd, int part, ProgressKind kind, int col, int64_t rows, int64_t bytes);
+/* Write one record (best effort: progress is advisory; fd < 0: none). */
+void progress_send(int fd, const ProgressMsg *m);
+void progress_send_part(int fd, ProgressKind kind, int part, int64_t rows, int64_t bytes);
+void progress_send_unrep(int fd, ProgressKind kind, int index, int column, int64_t count);
+void progress_send_stream(int fd, int64_t rows_applied, uint64_t confirmed_lsn);
+void progress_send_table(int fd, ProgressKind kind, int table, uint64_t lsn);
 
 /* Monotonic seconds. */
 double progress_now(void);

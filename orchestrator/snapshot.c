@@ -164,7 +164,7 @@ static void report(Reader *r, bool force)
 	if (!force && now - r->last_report < 0.5)
 		return;
 	r->last_report = now;
-	progress_send(r->job->progress_fd, r->part_index, PROG_ROWS, 0, r->rows, (int64_t)r->bytes);
+	progress_send_part(r->job->progress_fd, PROG_PART_ROWS, r->part_index, r->rows, (int64_t)r->bytes);
 }
 
 /* libcurl asks for more upload data: pull COPY rows until a chunk is ready. */
@@ -299,9 +299,9 @@ static int copy_partition(const SnapshotJob *job, PGconn *conn, ChConn *ch, int 
 				log_warn("%s.%s: %llu value%s without a ClickHouse form written as %s", t->display, t->cols[i].name,
 					 (unsigned long long)r.conv[i].unrep_count, r.conv[i].unrep_count == 1 ? "" : "s",
 					 r.conv[i].policy == UNREP_NULL ? "NULL" : "the nearest value");
-				progress_send(job->progress_fd, pi, PROG_UNREP, i, (int64_t)r.conv[i].unrep_count, 0);
+				progress_send_unrep(job->progress_fd, PROG_PART_UNREP, pi, i, (int64_t)r.conv[i].unrep_count);
 			}
-		progress_send(job->progress_fd, pi, PROG_DONE, 0, r.rows, (int64_t)r.bytes);
+		progress_send_part(job->progress_fd, PROG_PART_DONE, pi, r.rows, (int64_t)r.bytes);
 		log_debug("%s partition %d: %lld rows in %.1f s", t->display, p->number, (long long)r.rows,
 			  progress_now() - started);
 	}

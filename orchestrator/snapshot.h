@@ -21,18 +21,9 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "exitcode.h"
 #include "plan.h"
 #include "types.h"
-
-/* Worker exit codes: the failure protocol between workers and the supervisor. */
-enum {
-	WORKER_OK = 0,
-	WORKER_RETRY = 1,         /* transient: connection lost, ClickHouse error; retried with backoff */
-	WORKER_FATAL = 2,         /* the data cannot be written as configured; the run stops */
-	WORKER_SNAPSHOT_GONE = 3, /* the exported snapshot can no longer be imported */
-	WORKER_STOPPED = 4,       /* asked to stop (SIGTERM/SIGINT); the partition stays to do */
-	WORKER_SCHEMA = 5,        /* the table's columns changed at the source: read them again */
-};
 
 typedef struct SnapshotJob {
 	const Config *cfg;

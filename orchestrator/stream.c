@@ -129,7 +129,7 @@ static bool send_status(Stream *s, bool reply_requested)
 	}
 	s->last_status = progress_now();
 	if (s->o->progress_fd >= 0)
-		progress_send(s->o->progress_fd, -1, PROG_ROWS, 0, (int64_t)s->rows_applied, (int64_t)s->confirmed);
+		progress_send_stream(s->o->progress_fd, (int64_t)s->rows_applied, s->confirmed);
 	return true;
 }
 
@@ -344,7 +344,7 @@ static void report_unrep(Stream *s, StreamTable *st, uint64_t before, const Buf 
 			 st->t->display, key.data, now == 100 ? "; further ones are counted, not logged" : "");
 		buf_free(&key);
 	}
-	progress_send(s->o->progress_fd, -1, PROG_UNREP, (int)(st - s->tables), (int64_t)(now - before), 0);
+	progress_send_unrep(s->o->progress_fd, PROG_STREAM_UNREP, (int)(st - s->tables), -1, (int64_t)(now - before));
 }
 
 static void note_pending(Stream *s)
@@ -777,7 +777,7 @@ void stream_mark_resync(Stream *s, StreamTable *st, const char *why)
 	r.info = (char *)why;
 	r.lsn = s->version;
 	state_write(&s->ch, s->cfg, &r, 1);
-	progress_send(s->o->progress_fd, -1, PROG_RESYNC, (int)(st - s->tables), 0, (int64_t)s->version);
+	progress_send_table(s->o->progress_fd, PROG_STREAM_RESYNC, (int)(st - s->tables), s->version);
 }
 
 /* Insert one table's batch, retrying while ClickHouse is away. false: stop requested. */
@@ -868,7 +868,7 @@ static bool apply_truncate(Stream *s, const PgoMsg *m)
 		}
 		log_info("%s truncated", st->t->display);
 		buf_free(&sql);
-		progress_send(s->o->progress_fd, -1, PROG_TRUNCATE, (int)(st - s->tables), 0, (int64_t)s->version);
+		progress_send_table(s->o->progress_fd, PROG_STREAM_TRUNCATE, (int)(st - s->tables), s->version);
 	}
 	return true;
 }
@@ -950,7 +950,7 @@ static int start_replication(Stream *s)
 	free(publit);
 	PGresult *res = PQexec(c, sql);
 	free(sql);
-	int rc = STREAM_STOPPED;
+	int rc = WORKER_OK;
 	if (!res || PQresultStatus(res) != PGRES_COPY_BOTH) {
 		const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c);
 		const char *state = pg_sqlstate(res);
@@ -958,19 +958,19 @@ static int start_replication(Stream *s)
 			log_error("replication slot %s does not exist: the changes since the snapshot are lost to pgch. Copy "
 				  "the tables again: pgch run --restart %s",
 				  s->cfg->pipe.slot, s->cfg->path);
-			rc = STREAM_SLOT_LOST;
+			rc = WORKER_SLOT_LOST;
 		} else if (strstr(msg, "can no longer get changes") || strstr(msg, "has already been removed") ||
 			   strstr(msg, "invalidated")) {
 			log_error("replication slot %s was invalidated (its WAL was removed, see max_slot_wal_keep_size): %s Copy "
 				  "the tables again: pgch run --restart %s",
 				  s->cfg->pipe.slot, msg, s->cfg->path);
-			rc = STREAM_SLOT_LOST;
+			rc = WORKER_SLOT_LOST;
 		} else if (strcmp(state, "55006") == 0 || strstr(msg, "is active for PID")) {
 			log_error("replication slot %s is in use by another process: %s", s->cfg->pipe.slot, msg);
-			rc = STREAM_RETRY;
+			rc = WORKER_RETRY;
 		} else {
 			log_error("START_REPLICATION failed: %s", msg);
-			rc = STREAM_RETRY;
+			rc = WORKER_RETRY;
 		}
 	}
 	PQclear(res);
@@ -1011,17 +1011,17 @@ static int stream_loop(Stream *s)
 	for (;;) {
 		if (stream_stop) {
 			if (s->pending_rows > 0 && !stream_flush(s))
-				return STREAM_STOPPED;
+				return WORKER_STOPPED;
 			send_status(s, false);
-			return STREAM_STOPPED;
+			return WORKER_STOPPED;
 		}
 		if (s->reached && !s->in_txn) {
 			if (s->pending_rows > 0 && !stream_flush(s))
-				return STREAM_RETRY;
+				return WORKER_RETRY;
 			if (s->o->stop_at > s->confirmed)
 				s->confirmed = s->o->stop_at;
 			send_status(s, false);
-			return STREAM_STOPPED;
+			return WORKER_OK;
 		}
 		char *buf = NULL;
 		int n = PQgetCopyData(s->repl, &buf, 1);
@@ -1032,7 +1032,7 @@ static int stream_loop(Stream *s)
 			if (!ok) {
 				log_error("%s", err);
 				PQfreemem(buf);
-				return STREAM_FATAL;
+				return WORKER_FATAL;
 			}
 			if (f.type == 'w') {
 				if (f.wal_start > s->received)
@@ -1051,16 +1051,16 @@ static int stream_loop(Stream *s)
 			}
 			PQfreemem(buf);
 			if (!ok)
-				return s->fatal ? STREAM_FATAL : STREAM_RETRY;
+				return s->fatal ? WORKER_FATAL : WORKER_RETRY;
 			if (s->pending_rows >= s->cfg->pipe.batch_size || stream_pending_bytes(s) >= (size_t)s->cfg->pipe.max_batch_memory) {
 				if (!stream_flush(s))
-					return stream_stop ? STREAM_STOPPED : STREAM_RETRY;
+					return stream_stop ? WORKER_STOPPED : WORKER_RETRY;
 			}
 			continue;
 		}
 		if (n == 0) {
 			if (!tick(s))
-				return stream_stop ? STREAM_STOPPED : (s->fatal ? STREAM_FATAL : STREAM_RETRY);
+				return stream_stop ? WORKER_STOPPED : (s->fatal ? WORKER_FATAL : WORKER_RETRY);
 			double now = progress_now();
 			double wait = s->status_interval - (now - s->last_status);
 			if (s->pending_rows > 0) {
@@ -1082,11 +1082,11 @@ static int stream_loop(Stream *s)
 			struct pollfd pfd = {PQsocket(s->repl), POLLIN, 0};
 			if (poll(&pfd, 1, (int)(wait * 1000)) < 0 && errno != EINTR) {
 				log_error("poll: %s", strerror(errno));
-				return STREAM_RETRY;
+				return WORKER_RETRY;
 			}
 			if (!PQconsumeInput(s->repl)) {
 				log_error("lost the replication connection: %s", PQerrorMessage(s->repl));
-				return STREAM_RETRY;
+				return WORKER_RETRY;
 			}
 			continue;
 		}
@@ -1098,10 +1098,10 @@ static int stream_loop(Stream *s)
 			log_error("the replication stream ended: %s",
 				  why && why[0] ? why : "the server closed it (shut down or restarted?); reconnecting");
 			PQclear(res);
-			return STREAM_RETRY;
+			return WORKER_RETRY;
 		}
 		log_error("reading the replication stream failed: %s", PQerrorMessage(s->repl));
-		return STREAM_RETRY;
+		return WORKER_RETRY;
 	}
 }
 
@@ -1122,7 +1122,7 @@ int stream_run(const StreamOptions *o)
 		for (int c = 0; c < o->cat->tables[i].ncols; c++)
 			s->binary = s->binary && types_binary_ok(o->cat->tables[i].cols[c].kind, &o->cat->tables[i].cols[c].ch);
 	}
-	int rc = STREAM_RETRY;
+	int rc = WORKER_RETRY;
 	if (!ch_open(&s->ch, &s->cfg->dest))
 		goto out;
 	s->ch.caps = *o->caps;
@@ -1142,15 +1142,15 @@ int stream_run(const StreamOptions *o)
 	if (sql && slot_info(sql, s->cfg->pipe.slot, &info) && info.exists)
 		s->confirmed = info.confirmed_flush;
 	rc = start_replication(s);
-	if (rc != STREAM_STOPPED)
+	if (rc != WORKER_OK)
 		goto out;
 	char lsn[32];
 	pg_format_lsn(s->confirmed, lsn, sizeof lsn);
 	log_info("streaming from slot %s at %s (%s values)", s->cfg->pipe.slot, lsn, s->binary ? "binary" : "text");
 	s->last_status = s->last_heartbeat = progress_now();
 	rc = stream_loop(s);
-	if (s->fatal && rc != STREAM_STOPPED)
-		rc = STREAM_FATAL;
+	if (s->fatal && rc != WORKER_STOPPED && rc != WORKER_OK)
+		rc = WORKER_FATAL;
 out:
 	if (s->repl) {
 		PQputCopyEnd(s->repl, NULL);
@@ -1171,5 +1171,5 @@ bool stream_catch_up(const Config *cfg, Catalog *cat, const ChCaps *caps, bool c
 {
 	StreamOptions o = {cfg, cat, caps, compress, upto, -1};
 	int rc = stream_run(&o);
-	return rc == STREAM_STOPPED && !stream_stop;
+	return rc == WORKER_OK && !stream_stop;
 }

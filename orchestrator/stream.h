@@ -22,15 +22,8 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "exitcode.h"
 #include "types.h"
-
-/* Stream worker exit codes. */
-enum {
-	STREAM_STOPPED = 0,   /* asked to stop; flushed and confirmed what it had */
-	STREAM_RETRY = 1,     /* connection lost or similar: restart with backoff */
-	STREAM_FATAL = 2,     /* cannot continue as configured (logged) */
-	STREAM_SLOT_LOST = 5, /* the slot is gone or invalidated: a new snapshot is needed */
-};
 
 typedef struct StreamOptions {
 	const Config *cfg;

@@ -567,29 +567,61 @@ static bool add_new_columns(Sup *s)
 	return true;
 }
 
+static bool table_index_ok(const Sup *s, int ti)
+{
+	return ti >= 0 && ti < s->cat->ntables;
+}
+
+static void part_progress(Sup *s, const ProgressMsg *m)
+{
+	int pi = m->kind == PROG_PART_UNREP ? m->u.unrep.index : m->u.part.index;
+	if (pi < 0 || pi >= s->plan.nparts)
+		return;
+	Partition *p = &s->plan.parts[pi];
+	if (m->kind == PROG_PART_UNREP) {
+		s->unrep[p->table] += m->u.unrep.count;
+		return;
+	}
+	p->rows = m->u.part.rows;
+	p->bytes = (uint64_t)m->u.part.bytes;
+	if (m->kind == PROG_PART_DONE && p->status == PART_RUNNING) {
+		for (int k = 0; k < s->nworkers; k++)
+			if (s->workers[k].part == pi)
+				s->workers[k].part = -1;
+		partition_done(s, pi);
+	}
+}
+
 static void stream_progress(Sup *s, const ProgressMsg *m)
 {
-	switch (m->kind) {
-	case PROG_ROWS:
-		s->stream_rows = (uint64_t)m->rows;
-		s->stream_lsn = (uint64_t)m->bytes;
+	switch ((ProgressKind)m->kind) {
+	case PROG_STREAM_ROWS:
+		s->stream_rows = (uint64_t)m->u.stream.rows_applied;
+		s->stream_lsn = m->u.stream.confirmed_lsn;
 		break;
-	case PROG_RESYNC: request_resync(s, m->col, "its changes could not be applied"); break;
-	case PROG_UNREP:
-		if (m->col >= 0 && m->col < s->cat->ntables) {
-			s->unrep[m->col] += m->rows;
-			write_table_row(s, m->col, table_copying(s, m->col) ? "copying" : "done");
+	case PROG_STREAM_RESYNC:
+		if (table_index_ok(s, m->u.table.index))
+			request_resync(s, m->u.table.index, "its changes could not be applied");
+		break;
+	case PROG_STREAM_UNREP:
+		if (table_index_ok(s, m->u.unrep.index)) {
+			int ti = m->u.unrep.index;
+			s->unrep[ti] += m->u.unrep.count;
+			write_table_row(s, ti, table_copying(s, ti) ? "copying" : "done");
 		}
 		break;
-	case PROG_TRUNCATE:
+	case PROG_STREAM_TRUNCATE: {
 		/* rows a running copy writes after the TRUNCATE would survive it. The stream is
 		 * stopped inside the truncating transaction, so its next run reads that TRUNCATE
 		 * again: the new copy starts after it committed and covers it already. */
-		if (m->col >= 0 && m->col < s->cat->ntables && table_copying(s, m->col) &&
-		    (uint64_t)m->bytes > s->truncated[m->col]) {
-			s->truncated[m->col] = (uint64_t)m->bytes;
-			request_resync(s, m->col, "it was truncated while being copied");
+		int ti = m->u.table.index;
+		if (table_index_ok(s, ti) && table_copying(s, ti) && m->u.table.lsn > s->truncated[ti]) {
+			s->truncated[ti] = m->u.table.lsn;
+			request_resync(s, ti, "it was truncated while being copied");
 		}
+		break;
+	}
+	default:
 		break;
 	}
 }
@@ -600,26 +632,11 @@ static void drain_progress(Sup *s)
 	ssize_t n;
 	while ((n = read(s->prog_rd, m, sizeof m)) > 0) {
 		for (int i = 0; i < (int)(n / (ssize_t)sizeof m[0]); i++) {
-			if (m[i].part == -1) {
-				stream_progress(s, &m[i]);
-				continue;
-			}
-			if (m[i].part < 0 || m[i].part >= s->plan.nparts)
-				continue;
-			Partition *p = &s->plan.parts[m[i].part];
-			if (m[i].kind == PROG_UNREP) {
-				s->unrep[p->table] += m[i].rows;
-				continue;
-			}
-			if (m[i].kind == PROG_ROWS || m[i].kind == PROG_DONE) {
-				p->rows = m[i].rows;
-				p->bytes = (uint64_t)m[i].bytes;
-			}
-			if (m[i].kind == PROG_DONE && p->status == PART_RUNNING) {
-				for (int k = 0; k < s->nworkers; k++)
-					if (s->workers[k].part == m[i].part)
-						s->workers[k].part = -1;
-				partition_done(s, m[i].part);
+			switch ((ProgressKind)m[i].kind) {
+			case PROG_PART_ROWS:
+			case PROG_PART_DONE:
+			case PROG_PART_UNREP: part_progress(s, &m[i]); break;
+			default: stream_progress(s, &m[i]); break;
 			}
 		}
 	}
@@ -723,13 +740,13 @@ static void stream_exited(Sup *s, int status)
 	drain_progress(s);
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	double now = progress_now();
-	if (code == STREAM_STOPPED && (s->stopping || s->stream_stopping)) {
+	if ((code == WORKER_STOPPED || code == WORKER_OK) && (s->stopping || s->stream_stopping)) {
 		s->stream_stopping = false;
 		s->stream_restart_at = now;
 		return;
 	}
 	s->stream_stopping = false;
-	if (code == STREAM_FATAL || code == STREAM_SLOT_LOST) {
+	if (code == WORKER_FATAL || code == WORKER_SLOT_LOST) {
 		log_error("the stream worker cannot continue (see the error above); stopping");
 		s->failed = true;
 		return;
@@ -1353,7 +1370,7 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 		summary(s, false);
 		/* stopped on request: not a failure, but not a finished copy either, so that
 		 * `pgch snapshot && cut-over` does not go on; the same command continues */
-		rc = SUPERVISOR_EXIT_INCOMPLETE;
+		rc = PGCH_EXIT_INCOMPLETE;
 		goto out;
 	}
 	if (!finish_snapshot(s))

@@ -18,6 +18,7 @@
 #include "catalog.h"
 #include "ch.h"
 #include "config.h"
+#include "exitcode.h"
 
 typedef struct SupervisorOptions {
 	bool keep_slot;  /* snapshot: keep the slot for `pgch run` */
@@ -28,10 +29,7 @@ typedef struct SupervisorOptions {
 /* Install the signal handlers early, so a SIGTERM during start-up still ends in an orderly exit. */
 bool supervisor_signals(void);
 
-/* Exit status of a snapshot stopped by SIGTERM/SIGINT before every table was copied. */
-#define SUPERVISOR_EXIT_INCOMPLETE 3
-
-/* pgch snapshot: returns the process exit status (0, 1, or SUPERVISOR_EXIT_INCOMPLETE). */
+/* pgch snapshot: returns the process exit status (PGCH_EXIT_OK, _FAILED or _INCOMPLETE). */
 int supervisor_snapshot(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const SupervisorOptions *o);
 /* pgch run: copy what is not copied, stream changes until SIGTERM/SIGINT (then exit 0). */
 int supervisor_run(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const SupervisorOptions *o);

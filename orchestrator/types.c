@@ -208,6 +208,19 @@ static const char *base_name(ChKind k)
 	return "?";
 }
 
+bool types_same_ch(const ChType *a, const ChType *b)
+{
+	Buf x, y;
+	buf_init(&x);
+	buf_init(&y);
+	types_ch_name(a, &x);
+	types_ch_name(b, &y);
+	bool same = strcmp(x.data, y.data) == 0;
+	buf_free(&x);
+	buf_free(&y);
+	return same;
+}
+
 void types_ch_name(const ChType *ch, Buf *out)
 {
 	int close = 0;

@@ -125,6 +125,8 @@ bool types_compatible(PgKind pg, const ChType *ch, char *err, size_t errlen);
 
 /* ClickHouse type name, e.g. "Array(Nullable(Decimal(10, 2)))". */
 void types_ch_name(const ChType *ch, Buf *out);
+/* Do two mapped types name the same ClickHouse type? */
+bool types_same_ch(const ChType *a, const ChType *b);
 
 /*
  * Parse a ClickHouse type name from a config override. Nullable(...) sets nullable; without
