@@ -131,6 +131,24 @@ void batch_row_put(Buf *row, uint8_t state, const char *data, size_t len)
 		buf_put(row, data, len);
 }
 
+bool batch_row_split(const char *row, size_t rowlen, int n, RowSlice *out)
+{
+	size_t off = 0;
+	for (int i = 0; i < n; i++) {
+		if (off + 5 > rowlen)
+			return false;
+		const unsigned char *h = (const unsigned char *)row + off;
+		uint32_t l = (uint32_t)h[1] | (uint32_t)h[2] << 8 | (uint32_t)h[3] << 16 | (uint32_t)h[4] << 24;
+		if (l > rowlen - off - 5)
+			return false;
+		out[i].state = h[0];
+		out[i].len = l;
+		out[i].data = row + off + 5;
+		off += 5 + (size_t)l;
+	}
+	return true;
+}
+
 bool batch_row_column(const char *row, size_t rowlen, int col, uint8_t *state, const char **data, uint32_t *len)
 {
 	size_t off = 0;

@@ -68,8 +68,17 @@ static inline char *batch_row(TableBatch *b, const BatchEntry *e)
  * 0 after a reset, whatever capacity is kept for the next batch. */
 size_t batch_bytes(const TableBatch *b);
 
+/* One column of a row record. */
+typedef struct RowSlice {
+	const char *data;
+	uint32_t len;
+	uint8_t state;
+} RowSlice;
+
 /* Row records: append one column; find column i (0-based). */
 void batch_row_put(Buf *row, uint8_t state, const char *data, size_t len);
 bool batch_row_column(const char *row, size_t rowlen, int col, uint8_t *state, const char **data, uint32_t *len);
+/* Split a row record into its first n columns in one pass; false if it has fewer or is cut short. */
+bool batch_row_split(const char *row, size_t rowlen, int n, RowSlice *out);
 
 #endif

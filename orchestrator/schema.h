@@ -1,15 +1,21 @@
 /*
- * schema — relation messages and schema changes while streaming (DESIGN.md §3).
+ * schema — what a Relation message or a changed source catalog means for a replicated
+ * table, as pure functions (DESIGN: docs/ARCHITECTURE.md, "Schema changes").
  *
  * Relation messages are re-sent on every connection and after every invalidation, so they
- * are not evidence of a change: schema_relation maps the message's columns onto the known
- * destination columns by name and type, and only when that fails diffs the source catalog
- * (by attnum) against what pgch knows and the destination's columns. A new column gets its
- * missing-value default in ClickHouse (old rows read it, as in PostgreSQL); a rename is a
- * rename where the server can; a dropped column stays in ClickHouse and is written empty;
- * a type change that maps to a different ClickHouse type, a rewrite, or anything the
- * server cannot do marks the table needs_resync. Every DDL is idempotent: it checks
- * system.columns first (18.16 has no ADD COLUMN IF NOT EXISTS).
+ * are not evidence of a change: schema_map_relation maps the message's columns onto the
+ * known destination columns by name and type and says whether every column is accounted
+ * for. Only when it is not does the applier read the source catalog again and ask
+ * schema_diff what changed, by attnum: a dropped column stays in ClickHouse and is written
+ * empty; a rename is a rename; a column dropped and added again under its name is revived;
+ * a new column is added; a type that maps to another ClickHouse type cannot be applied
+ * (the table is copied again). The applier (apply.c) carries the changes out, with the
+ * DDL helpers in schema_ddl.c.
+ *
+ * schema_ddl.c also holds the I/O side shared with the supervisor: a new column's
+ * missing-value default, read from the source, and the columns added while pgch was not
+ * running. Every DDL is idempotent: system.columns is checked first (18.16 has no
+ * ADD COLUMN IF NOT EXISTS).
  */
 #ifndef PGCH_SCHEMA_H
 #define PGCH_SCHEMA_H
@@ -23,11 +29,56 @@
 #include "config.h"
 #include "pgoutput.h"
 
-typedef struct Stream Stream;
-typedef struct StreamTable StreamTable;
+/* ---------------------------------------------------------------- pure */
 
-/* Handle a Relation message for a replicated table; false only on fatal errors. */
-bool schema_relation(Stream *s, StreamTable *st, const PgoMsg *m);
+/*
+ * Map a Relation message's columns (by name, skipping known columns dropped at the source)
+ * onto the table's known columns: rel_to_col[m->ncols], col_to_rel[t->ncols] (-1: none).
+ * True when every column is accounted for: the same type OIDs, no column pgch does not know
+ * (except excluded ones), no known column missing (except stored generated and dropped ones).
+ */
+bool schema_map_relation(const Table *t, const bool *dropped, const PgoMsg *m, int *rel_to_col, int *col_to_rel);
+
+typedef enum SchemaChangeKind {
+	SCHEMA_KEEP,   /* known column `col` is source column `now` (its type OID may have changed) */
+	SCHEMA_RENAME, /* known column `col` is now called now[`now`].name */
+	SCHEMA_DROP,   /* known column `col` was dropped at the source: kept in ClickHouse, written empty */
+	SCHEMA_REVIVE, /* dropped column `col` was added again under its name, with the same ClickHouse type */
+	SCHEMA_ADD,    /* source column `now` is new */
+} SchemaChangeKind;
+
+typedef struct SchemaChange {
+	SchemaChangeKind kind;
+	int col; /* index into the known columns, -1 for SCHEMA_ADD */
+	int now; /* index into the source's columns, -1 for SCHEMA_DROP */
+} SchemaChange;
+
+typedef struct SchemaDiff {
+	SchemaChange *changes; /* known columns first (in order), then new ones */
+	int n;
+	const char *resync;    /* non-NULL: the change cannot be applied in place, and why */
+} SchemaDiff;
+
+/*
+ * Compare the known columns (dropped[c]: dropped at the source earlier) with the source's
+ * columns now, by attnum. SCHEMA_ADD changes come last, so applying them in order may
+ * append to the known columns without moving the others.
+ */
+void schema_diff(const Column *known, int nknown, const bool *dropped, const Column *now, int nnow, SchemaDiff *out);
+void schema_diff_free(SchemaDiff *d);
+
+/* ---------------------------------------------------------------- with the servers (schema_ddl.c) */
+
+/* Does the destination table have a column of this name? false if the query failed (logged). */
+bool schema_ch_has_column(ChConn *ch, const Config *cfg, const Table *t, const char *name, bool *has);
+
+/*
+ * The ClickHouse DEFAULT clause (" DEFAULT ...", or "" for none) for column c added at the
+ * source: old rows read the stored missing value, as in PostgreSQL. false when the column
+ * has a default without a stored missing value (a volatile default rewrote the table, so
+ * existing rows hold values pgch never saw) or the catalog cannot be read.
+ */
+bool schema_missing_default(PGconn *conn, const Table *t, const Column *c, Buf *out);
 
 /*
  * Before any worker starts: add the source's columns that an existing destination table

@@ -75,6 +75,12 @@ static void test_compaction(void)
 	ok(batch_row_column(batch_row(&b, e), e->row_len, 1, &state, &d, &len) && state == BATCH_MISSING,
 	   "row records keep a missing column's state");
 	ok(!batch_row_column(batch_row(&b, e), e->row_len, 2, &state, &d, &len), "no column past the end");
+	RowSlice sl[3];
+	ok(batch_row_split(batch_row(&b, e), e->row_len, 2, sl) && sl[0].state == BATCH_VALUE && sl[0].len == 4 &&
+	   sl[1].state == BATCH_MISSING && sl[1].len == 0,
+	   "one pass splits a row into its columns");
+	ok(!batch_row_split(batch_row(&b, e), e->row_len, 3, sl), "and refuses a column past the end");
+	ok(!batch_row_split(batch_row(&b, e), e->row_len - 6, 1, sl), "or a value cut short");
 	batch_reset(&b);
 	is_int(b.live, 0, "reset empties the batch");
 	key = 2;

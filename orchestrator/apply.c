@@ -1,0 +1,743 @@
+/*
+ * apply — changes into batches, batches into ClickHouse; see apply.h.
+ *
+ * Layout: tables; changes into entries (rows, keys, deletes, key changes, unchanged TOAST
+ * values); flushing with retries; needs_resync; truncate; relations and schema changes.
+ */
+#include "apply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "log.h"
+#include "lookup.h"
+#include "pg.h"
+#include "plan.h"
+#include "progress.h"
+#include "schema.h"
+#include "state.h"
+
+#define FILL_CHUNK (512u << 10)
+#define ROW_KEYTEXT 2 /* record state: PostgreSQL text form of a key column (after the columns) */
+
+/* ---------------------------------------------------------------- tables */
+
+/* (Re)build a table's converters, INSERT statement and column maps after its columns changed. */
+static void table_columns(Applier *a, ApplyTable *at)
+{
+	Table *t = at->t;
+	for (int i = 0; at->conv && i < at->nconv; i++)
+		rowbinary_free(&at->conv[i]);
+	free(at->conv);
+	at->conv = xcalloc((size_t)t->ncols + 1, sizeof(ColConv));
+	at->nconv = t->ncols;
+	for (int i = 0; i < t->ncols; i++)
+		catalog_conv_init(&t->cols[i], a->o->caps, &at->conv[i]);
+	free(at->col_to_rel);
+	at->col_to_rel = xcalloc((size_t)t->ncols + 1, sizeof(int));
+	for (int i = 0; i < t->ncols; i++)
+		at->col_to_rel[i] = -1;
+	free(at->insert_sql);
+	at->insert_sql = plan_insert_sql(t, a->cfg);
+	at->have_relation = false;
+	/* room to split the widest row record (columns, then key texts) */
+	int widest = 0;
+	for (int i = 0; i < a->ntables; i++) {
+		const Table *o = a->tables[i].t;
+		if (o && o->ncols + o->nkey > widest)
+			widest = o->ncols + o->nkey;
+	}
+	a->slices = xrealloc(a->slices, sizeof(RowSlice) * (size_t)(widest + 1));
+	a->prev_slices = xrealloc(a->prev_slices, sizeof(RowSlice) * (size_t)(widest + 1));
+}
+
+static void table_free(ApplyTable *at)
+{
+	for (int i = 0; i < at->nconv; i++)
+		rowbinary_free(&at->conv[i]);
+	free(at->conv);
+	free(at->col_to_rel);
+	free(at->rel_to_col);
+	free(at->col_dropped);
+	free(at->insert_sql);
+	batch_free(&at->batch);
+}
+
+static ApplyTable *table_by_relid(Applier *a, uint32_t relid)
+{
+	for (int i = 0; i < a->ntables; i++)
+		if (a->tables[i].t->oid == relid)
+			return &a->tables[i];
+	return NULL;
+}
+
+bool apply_open(Applier *a, const ApplyOptions *o)
+{
+	memset(a, 0, sizeof *a);
+	a->o = o;
+	a->cfg = o->cfg;
+	a->moved_from = -1;
+	buf_init(&a->row);
+	buf_init(&a->key);
+	buf_init(&a->scratch);
+	a->ntables = o->cat->ntables;
+	a->tables = xcalloc((size_t)a->ntables + 1, sizeof(ApplyTable));
+	a->binary_ok = true;
+	for (int i = 0; i < a->ntables; i++) {
+		ApplyTable *at = &a->tables[i];
+		Table *t = &o->cat->tables[i];
+		at->t = t;
+		batch_init(&at->batch);
+		table_columns(a, at);
+		for (int c = 0; c < t->ncols; c++)
+			a->binary_ok = a->binary_ok && types_binary_ok(t->cols[c].kind, &t->cols[c].ch);
+	}
+	if (!ch_open(&a->ch, &a->cfg->dest))
+		return false;
+	a->ch.caps = *o->caps;
+	a->ch.probed = true;
+	a->ch.compress = o->compress;
+	return true;
+}
+
+void apply_close(Applier *a)
+{
+	if (a->sql)
+		PQfinish(a->sql);
+	ch_close(&a->ch);
+	for (int i = 0; i < a->ntables; i++)
+		table_free(&a->tables[i]);
+	free(a->tables);
+	free(a->slices);
+	free(a->prev_slices);
+	buf_free(&a->row);
+	buf_free(&a->key);
+	buf_free(&a->scratch);
+	memset(a, 0, sizeof *a);
+}
+
+PGconn *apply_source(Applier *a)
+{
+	if (a->sql && PQstatus(a->sql) != CONNECTION_OK) {
+		PQfinish(a->sql);
+		a->sql = NULL;
+	}
+	if (!a->sql)
+		a->sql = pg_connect(a->cfg, PG_CONN_NORMAL, "stream-lookup");
+	return a->sql;
+}
+
+static PGconn *source_for_lookup(void *ctx)
+{
+	return apply_source(ctx);
+}
+
+void apply_begin(Applier *a, uint64_t version)
+{
+	a->version = version;
+}
+
+/* ---------------------------------------------------------------- needs_resync */
+
+/* Set a table aside until it is copied again: its state row, and the supervisor told. */
+static void mark_resync(Applier *a, ApplyTable *at, const char *why)
+{
+	if (!at->resync)
+		log_error("%s: %s; it is marked needs_resync and its changes are set aside until it is copied again "
+			  "(pgch run does that)",
+			  at->t->display, why);
+	at->resync = true;
+	batch_reset(&at->batch);
+	StateRow r;
+	memset(&r, 0, sizeof r);
+	r.table = at->t->display;
+	r.part = -1;
+	r.target = at->t->target;
+	r.status = "needs_resync";
+	r.info = (char *)why;
+	r.lsn = a->version;
+	state_write(&a->ch, a->cfg, &r, 1);
+	progress_send_table(a->o->progress_fd, PROG_STREAM_RESYNC, (int)(at - a->tables), a->version);
+}
+
+/* ---------------------------------------------------------------- changes into entries */
+
+/* Is catalog column c one of the table's ORDER BY (sorting key) columns? */
+static bool in_order(const Table *t, int c)
+{
+	for (int k = 0; k < t->norder; k++)
+		if (t->order[k] == c)
+			return true;
+	return false;
+}
+
+/* Encode one pgoutput value of catalog column c as a row record. */
+static bool put_value(Applier *a, ApplyTable *at, int c, const PgoValue *v, Buf *row)
+{
+	Table *t = at->t;
+	size_t head = row->len;
+	buf_put_u8(row, BATCH_VALUE);
+	buf_put_le(row, 0, 4);
+	size_t start = row->len;
+	char err[512];
+	ConvResult r = rowbinary_put(&at->conv[c], v->kind == 'b', v->data, v->kind == 'n' ? -1 : v->len, row, err, sizeof err);
+	if (r != CONV_OK) {
+		row->len = head;
+		if (r == CONV_UNREP)
+			log_error("%s.%s (%s): %s. Choose what to write instead: on_unrepresentable = \"null\" or \"clamp\" for "
+				  "this column, or types = { %s = \"String\" }; the stream stops here until then",
+				  t->display, t->cols[c].name, t->cols[c].type_name, err, t->cols[c].name);
+		else
+			log_error("%s.%s (%s): cannot decode a streamed value: %s", t->display, t->cols[c].name,
+				  t->cols[c].type_name, err);
+		a->fatal = true;
+		return false;
+	}
+	uint32_t len = (uint32_t)(row->len - start);
+	for (int i = 0; i < 4; i++)
+		row->data[head + 1 + i] = (char)(len >> (8 * i));
+	return true;
+}
+
+static void put_default(ApplyTable *at, int c, Buf *row)
+{
+	size_t head = row->len;
+	buf_put_u8(row, BATCH_VALUE);
+	buf_put_le(row, 0, 4);
+	size_t start = row->len;
+	rowbinary_put_default(&at->conv[c], row);
+	uint32_t len = (uint32_t)(row->len - start);
+	for (int i = 0; i < 4; i++)
+		row->data[head + 1 + i] = (char)(len >> (8 * i));
+}
+
+/* The key of a row: RowBinary of the ORDER BY columns (what ClickHouse deduplicates on). */
+static bool row_key(Applier *a, ApplyTable *at, const Buf *row, Buf *key)
+{
+	const Table *t = at->t;
+	RowSlice *sl = a->slices;
+	buf_reset(key);
+	if (!batch_row_split(row->data, row->len, t->ncols, sl))
+		return false;
+	for (int k = 0; k < t->norder; k++) {
+		const RowSlice *v = &sl[t->order[k]];
+		if (v->state != BATCH_VALUE)
+			return false;
+		buf_put(key, v->data, v->len);
+	}
+	return true;
+}
+
+/* Append the PostgreSQL text forms of the key columns (for lookups at the source). */
+static void put_key_texts(ApplyTable *at, const PgoTuple *tup, Buf *row)
+{
+	for (int k = 0; k < at->t->nkey; k++) {
+		int c = at->t->key[k];
+		int ri = at->col_to_rel[c];
+		char text[512];
+		text[0] = '\0';
+		if (ri >= 0 && ri < tup->ncols && (tup->cols[ri].kind == 't' || tup->cols[ri].kind == 'b'))
+			rowbinary_describe(&at->conv[c], tup->cols[ri].kind == 'b', tup->cols[ri].data, tup->cols[ri].len, text,
+					   sizeof text);
+		batch_row_put(row, ROW_KEYTEXT, text, strlen(text));
+	}
+}
+
+/*
+ * Build the row of a new tuple. Unchanged TOAST values ('u') come from the old tuple
+ * (REPLICA IDENTITY FULL sends it); otherwise they are marked missing, as are columns
+ * pgoutput does not send (stored generated columns).
+ */
+static bool build_row(Applier *a, ApplyTable *at, const PgoTuple *tup, const PgoTuple *old, Buf *row, bool *missing)
+{
+	Table *t = at->t;
+	buf_reset(row);
+	*missing = false;
+	for (int c = 0; c < t->ncols; c++) {
+		int ri = at->col_to_rel[c];
+		if (ri < 0 || ri >= tup->ncols) {
+			if (at->col_dropped && at->col_dropped[c]) {
+				put_default(at, c, row); /* dropped in PostgreSQL, kept in ClickHouse */
+			} else {
+				batch_row_put(row, BATCH_MISSING, NULL, 0);
+				*missing = true;
+			}
+			continue;
+		}
+		const PgoValue *v = &tup->cols[ri];
+		if (v->kind == 'u') {
+			if (old && ri < old->ncols && (old->cols[ri].kind == 't' || old->cols[ri].kind == 'b')) {
+				v = &old->cols[ri];
+			} else {
+				batch_row_put(row, BATCH_MISSING, NULL, 0);
+				*missing = true;
+				continue;
+			}
+		}
+		if (v->kind == 'n' && !t->cols[c].ch.nullable && in_order(t, c)) {
+			/* a sorting key cannot be NULL: left without a value, so the table is resynced */
+			batch_row_put(row, BATCH_MISSING, NULL, 0);
+			*missing = true;
+			continue;
+		}
+		if (!put_value(a, at, c, v, row))
+			return false;
+	}
+	put_key_texts(at, tup, row);
+	return true;
+}
+
+/* Fill missing columns of `row` from an earlier batch entry of the same row, in one pass. */
+static void fill_from_entry(Applier *a, ApplyTable *at, const BatchEntry *prev, Buf *row, bool *missing)
+{
+	if (!prev || prev->deleted)
+		return;
+	int ncols = at->t->ncols, total = ncols + at->t->nkey;
+	RowSlice *cur = a->slices, *old = a->prev_slices;
+	if (!batch_row_split(row->data, row->len, total, cur) ||
+	    !batch_row_split(batch_row(&at->batch, prev), prev->row_len, ncols, old))
+		return;
+	Buf *merged = &a->scratch;
+	buf_reset(merged);
+	bool still = false;
+	for (int c = 0; c < total; c++) {
+		if (cur[c].state == BATCH_MISSING && c < ncols && old[c].state == BATCH_VALUE) {
+			batch_row_put(merged, BATCH_VALUE, old[c].data, old[c].len);
+			continue;
+		}
+		still = still || cur[c].state == BATCH_MISSING;
+		batch_row_put(merged, cur[c].state, cur[c].data, cur[c].len);
+	}
+	buf_reset(row);
+	buf_put(row, merged->data, merged->len);
+	*missing = still;
+}
+
+static uint64_t unrep_total(const ApplyTable *at)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < at->nconv; i++)
+		n += at->conv[i].unrep_count;
+	return n;
+}
+
+/* Values the column policies turned into NULL or clamped: log with the key, count for status. */
+static void report_unrep(Applier *a, ApplyTable *at, uint64_t before, const Buf *row)
+{
+	uint64_t now = unrep_total(at);
+	if (now == before)
+		return;
+	const Table *t = at->t;
+	if (now <= 100) {
+		Buf key;
+		buf_init(&key);
+		RowSlice *sl = a->slices;
+		if (batch_row_split(row->data, row->len, t->ncols + t->nkey, sl))
+			for (int k = 0; k < t->nkey; k++)
+				buf_printf(&key, "%s%s = %.*s", k ? ", " : "", t->cols[t->key[k]].name, (int)sl[t->ncols + k].len,
+					   sl[t->ncols + k].data);
+		log_warn("%s, row with %s: a value without a ClickHouse form was written as NULL or clamped "
+			 "(on_unrepresentable)%s",
+			 t->display, key.data, now == 100 ? "; further ones are counted, not logged" : "");
+		buf_free(&key);
+	}
+	progress_send_unrep(a->o->progress_fd, PROG_STREAM_UNREP, (int)(at - a->tables), -1, (int64_t)(now - before));
+}
+
+static void note_pending(Applier *a)
+{
+	if (a->pending_rows++ == 0)
+		a->first_pending = progress_now();
+}
+
+/* A delete: the key columns from the old tuple, the rest empty, is_deleted = 1. */
+static bool add_delete(Applier *a, ApplyTable *at, const PgoTuple *old)
+{
+	Table *t = at->t;
+	Buf *row = &a->row;
+	buf_reset(row);
+	for (int c = 0; c < t->ncols; c++) {
+		bool key = in_order(t, c);
+		int ri = at->col_to_rel[c];
+		if (key && ri >= 0 && ri < old->ncols && (old->cols[ri].kind == 't' || old->cols[ri].kind == 'b')) {
+			if (!put_value(a, at, c, &old->cols[ri], row))
+				return false;
+		} else if (key) {
+			char *why = xasprintf("a delete arrived without its key column %s (NULL or missing)", t->cols[c].name);
+			mark_resync(a, at, why); /* recorded, so the supervisor copies it again */
+			free(why);
+			return true;
+		} else {
+			put_default(at, c, row);
+		}
+	}
+	put_key_texts(at, old, row);
+	if (!row_key(a, at, row, &a->key))
+		return false;
+	/* an update moving the row away: its values so far, for the columns it leaves unchanged */
+	BatchEntry *prev = batch_find(&at->batch, a->key.data, a->key.len);
+	a->moved_from = prev && !prev->deleted ? (int)(prev - at->batch.entries) : -1;
+	batch_add(&at->batch, a->key.data, a->key.len, a->version, true, row->data, row->len, false);
+	note_pending(a);
+	return true;
+}
+
+/*
+ * An insert or update. Columns the message leaves out (unchanged TOAST values) come from the
+ * row's earlier entry in this batch; when `moved` (the update changed the row's key) that is
+ * the entry under its old key, and what is still missing may come only from the source,
+ * since ClickHouse's row under the new key, if any, is another row's.
+ */
+static bool add_upsert(Applier *a, ApplyTable *at, const PgoTuple *tup, const PgoTuple *old, bool moved)
+{
+	bool missing;
+	uint64_t before = unrep_total(at);
+	if (!build_row(a, at, tup, old, &a->row, &missing))
+		return false;
+	report_unrep(a, at, before, &a->row);
+	if (!row_key(a, at, &a->row, &a->key)) {
+		mark_resync(a, at, "a change arrived without a value for a key column (NULL, or an unchanged TOAST key)");
+		return true;
+	}
+	bool source_only = false;
+	if (missing && moved) {
+		fill_from_entry(a, at, a->moved_from >= 0 ? &at->batch.entries[a->moved_from] : NULL, &a->row, &missing);
+		source_only = missing;
+	} else if (missing) {
+		const BatchEntry *prev = batch_find(&at->batch, a->key.data, a->key.len);
+		fill_from_entry(a, at, prev, &a->row, &missing);
+		source_only = missing && prev && !prev->deleted && prev->source_only;
+	}
+	int i = batch_add(&at->batch, a->key.data, a->key.len, a->version, false, a->row.data, a->row.len, missing);
+	at->batch.entries[i].source_only = source_only;
+	note_pending(a);
+	return true;
+}
+
+/* Did an update move the row to another ORDER BY key? Compare old and new key bytes. */
+static bool key_changed(const ApplyTable *at, char old_kind, const PgoTuple *old, const PgoTuple *tup)
+{
+	const Table *t = at->t;
+	for (int k = 0; k < t->norder; k++) {
+		int ri = at->col_to_rel[t->order[k]];
+		if (ri < 0 || ri >= old->ncols || ri >= tup->ncols)
+			return false;
+		const PgoValue *x = &old->cols[ri], *y = &tup->cols[ri];
+		if (x->kind == 'u' || y->kind == 'u' || (x->kind == 'n' && old_kind == 'K'))
+			continue; /* not in the old tuple ('K' carries only the replica identity's columns) */
+		if (x->kind != y->kind || x->len != y->len || memcmp(x->data, y->data, (size_t)x->len) != 0)
+			return true;
+	}
+	return false;
+}
+
+static bool apply_row_change(Applier *a, const PgoMsg *m)
+{
+	ApplyTable *at = table_by_relid(a, m->relid);
+	if (!at || at->resync)
+		return true;
+	if (!at->have_relation) {
+		log_error("%s: a change arrived before its Relation message", at->t->display);
+		return false;
+	}
+	switch (m->type) {
+	case 'I': return add_upsert(a, at, &m->new_tuple, NULL, false) || !a->fatal;
+	case 'U': {
+		const PgoTuple *old = m->old_kind ? &m->old_tuple : NULL;
+		bool moved = old && key_changed(at, m->old_kind, old, &m->new_tuple);
+		if (moved && (!add_delete(a, at, old) || at->resync))
+			return !a->fatal;
+		return add_upsert(a, at, &m->new_tuple, m->old_kind == 'O' ? old : NULL, moved) || !a->fatal;
+	}
+	case 'D': return add_delete(a, at, &m->old_tuple) || !a->fatal;
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------- flushing */
+
+typedef struct FlushFill {
+	ApplyTable *at;
+	int next;
+} FlushFill;
+
+/* RowBinary of the next entries: each row record's column bytes in order, then version and
+ * is_deleted. One pass over each record. */
+static int flush_fill(void *ctx, Buf *out)
+{
+	FlushFill *f = ctx;
+	TableBatch *b = &f->at->batch;
+	int ncols = f->at->t->ncols;
+	while (f->next < b->n && out->len < FILL_CHUNK) {
+		BatchEntry *e = &b->entries[f->next++];
+		if (!e->live)
+			continue;
+		const unsigned char *p = (const unsigned char *)batch_row(b, e);
+		for (int c = 0; c < ncols; c++) {
+			uint32_t len = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+			buf_put(out, (const char *)p + 5, len);
+			p += 5 + (size_t)len;
+		}
+		buf_put_le(out, e->version, 8);
+		buf_put_u8(out, e->deleted ? 1 : 0);
+	}
+	return f->next < b->n ? 1 : 0;
+}
+
+/* Insert one table's batch, retrying while ClickHouse is away. false: stop asked for, or fatal. */
+static bool flush_table(Applier *a, ApplyTable *at)
+{
+	LookupTable lt = {at->t, at->conv, at->col_dropped, &at->batch};
+	int ch_errors = 0;
+	for (int attempt = 1;; attempt++) {
+		double delay = backoff_delay(attempt, 1, 30);
+		if (!lookup_resolve(&lt, a->cfg, &a->ch, source_for_lookup, a, &a->fatal)) {
+			if (a->fatal)
+				return false;
+		} else {
+			FlushFill f = {at, 0};
+			char settings[256];
+			ch_insert_settings(&a->ch, false, settings, sizeof settings);
+			a->ch.quiet = attempt > 1;
+			int live = at->batch.live;
+			bool ok = ch_insert(&a->ch, at->insert_sql, settings, flush_fill, &f, NULL);
+			a->ch.quiet = false;
+			if (ok) {
+				if (attempt > 1)
+					log_info("ClickHouse accepts inserts again");
+				a->rows_applied += (uint64_t)live;
+				batch_reset(&at->batch);
+				return true;
+			}
+			if (a->ch.last_status != 0 && ++ch_errors > a->cfg->pipe.max_retries) {
+				mark_resync(a, at, a->ch.last_error ? a->ch.last_error : "ClickHouse keeps rejecting its rows");
+				return true;
+			}
+			if (attempt == 1)
+				log_warn("%s; retrying with backoff (status updates keep the replication connection alive)",
+					 a->ch.last_error ? a->ch.last_error : "insert failed");
+		}
+		if (!a->o->wait(a->o->wait_ctx, delay))
+			return false;
+	}
+}
+
+bool apply_flush(Applier *a)
+{
+	for (int i = 0; i < a->ntables; i++) {
+		ApplyTable *at = &a->tables[i];
+		if (at->batch.live == 0) {
+			if (at->batch.n)
+				batch_reset(&at->batch);
+			continue;
+		}
+		if (!flush_table(a, at))
+			return false;
+	}
+	a->pending_rows = 0;
+	return true;
+}
+
+size_t apply_pending_bytes(const Applier *a)
+{
+	size_t n = 0;
+	for (int i = 0; i < a->ntables; i++)
+		n += batch_bytes(&a->tables[i].batch);
+	return n;
+}
+
+/* ---------------------------------------------------------------- truncate */
+
+static bool apply_truncate(Applier *a, const PgoMsg *m)
+{
+	for (int i = 0; i < m->nrelids; i++) {
+		ApplyTable *at = table_by_relid(a, pgo_truncate_relid(m, i));
+		if (!at)
+			continue;
+		/* rows of this table before the TRUNCATE are void: drop them, then truncate */
+		batch_reset(&at->batch);
+		Buf sql;
+		buf_init(&sql);
+		plan_truncate_sql(at->t, a->cfg, &sql);
+		for (int attempt = 1; !ch_query(&a->ch, sql.data, NULL); attempt++) {
+			if (!a->o->wait(a->o->wait_ctx, backoff_delay(attempt, 1, 30))) {
+				buf_free(&sql);
+				return false;
+			}
+		}
+		log_info("%s truncated", at->t->display);
+		buf_free(&sql);
+		progress_send_table(a->o->progress_fd, PROG_STREAM_TRUNCATE, (int)(at - a->tables), a->version);
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------- relations and schema changes */
+
+static bool map_relation(ApplyTable *at, const PgoMsg *m)
+{
+	free(at->rel_to_col);
+	at->rel_to_col = xcalloc((size_t)m->ncols + 1, sizeof(int));
+	at->nrel = m->ncols;
+	return schema_map_relation(at->t, at->col_dropped, m, at->rel_to_col, at->col_to_rel);
+}
+
+static bool run_ddl(Applier *a, const char *sql)
+{
+	log_info("schema change: %s", sql);
+	return ch_query(&a->ch, sql, NULL);
+}
+
+/* Carry out one change of a diff; *why is set when the table must be copied again instead. */
+static bool carry_out(Applier *a, ApplyTable *at, const SchemaChange *ch, Column *now, bool *dropped, const char **why)
+{
+	Table *t = at->t;
+	Buf sql;
+	buf_init(&sql);
+	bool ok = true;
+	switch (ch->kind) {
+	case SCHEMA_KEEP: t->cols[ch->col].type_oid = now[ch->now].type_oid; break;
+	case SCHEMA_DROP:
+		log_info("%s.%s was dropped at the source; ClickHouse keeps the column, written empty from now on", t->display,
+			 t->cols[ch->col].name);
+		dropped[ch->col] = true;
+		break;
+	case SCHEMA_RENAME: {
+		Column *old = &t->cols[ch->col];
+		bool has_new;
+		if (!(ok = schema_ch_has_column(&a->ch, a->cfg, t, now[ch->now].name, &has_new)))
+			break;
+		if (!has_new) {
+			buf_puts(&sql, "ALTER TABLE ");
+			plan_target(t, a->cfg, &sql);
+			buf_puts(&sql, " RENAME COLUMN ");
+			ch_quote_ident(&sql, old->name);
+			buf_puts(&sql, " TO ");
+			ch_quote_ident(&sql, now[ch->now].name);
+			a->ch.quiet = true;
+			bool renamed = run_ddl(a, sql.data);
+			a->ch.quiet = false;
+			if (!renamed) {
+				/* 18.16 and other old servers have no RENAME COLUMN (a syntax error) */
+				*why = "a column was renamed and this ClickHouse server cannot rename columns";
+				break;
+			}
+		}
+		old->type_oid = now[ch->now].type_oid;
+		free(old->name);
+		old->name = xstrdup(now[ch->now].name);
+		break;
+	}
+	case SCHEMA_REVIVE:
+		t->cols[ch->col].attnum = now[ch->now].attnum;
+		t->cols[ch->col].type_oid = now[ch->now].type_oid;
+		dropped[ch->col] = false;
+		break;
+	case SCHEMA_ADD: {
+		Column *c = &now[ch->now];
+		Buf def;
+		buf_init(&def);
+		bool has;
+		if (!schema_missing_default(apply_source(a), t, c, &def)) {
+			*why = "a column was added with a volatile default (the table was rewritten)";
+		} else if (!(ok = schema_ch_has_column(&a->ch, a->cfg, t, c->name, &has))) {
+			/* the query failed (logged) */
+		} else if (!has) {
+			plan_add_column_sql(t, a->cfg, c, def.data, &sql);
+			if (!run_ddl(a, sql.data))
+				*why = "ClickHouse refused to add its new column";
+		}
+		buf_free(&def);
+		if (ok && !*why) {
+			/* append to the known columns (indexes of key and ORDER BY columns stay valid) */
+			t->cols = xrealloc(t->cols, sizeof(Column) * (size_t)(t->ncols + 1));
+			t->cols[t->ncols] = *c;
+			memset(c, 0, sizeof *c);
+			c->attnum = -1;
+			dropped[t->ncols] = false;
+			t->ncols++;
+		}
+		break;
+	}
+	}
+	buf_free(&sql);
+	return ok;
+}
+
+/* The source's columns changed: diff them against the known ones and carry the diff out. */
+static bool apply_schema_change(Applier *a, ApplyTable *at)
+{
+	Table *t = at->t;
+	/* rows already batched were built for the old layout: send them first */
+	if (!apply_flush(a))
+		return false;
+	PGconn *conn = apply_source(a);
+	if (!conn)
+		return false;
+	Column *now;
+	int nnow;
+	bool cok = true;
+	if (!catalog_read_columns(conn, a->cfg, &a->ch.caps, t, &now, &nnow, &cok) || !cok) {
+		mark_resync(a, at, "its new columns cannot be mapped (see above)");
+		return true;
+	}
+	SchemaDiff d;
+	schema_diff(t->cols, t->ncols, at->col_dropped, now, nnow, &d);
+	bool *dropped = xcalloc((size_t)t->ncols + (size_t)nnow + 1, sizeof(bool));
+	for (int c = 0; c < t->ncols; c++)
+		dropped[c] = at->col_dropped ? at->col_dropped[c] : false;
+	const char *why = d.resync;
+	bool ok = true;
+	for (int i = 0; i < d.n && ok && !why; i++)
+		ok = carry_out(a, at, &d.changes[i], now, dropped, &why);
+	schema_diff_free(&d);
+	catalog_free_columns(now, nnow);
+	if (!ok) {
+		free(dropped);
+		return false;
+	}
+	free(at->col_dropped);
+	at->col_dropped = dropped;
+	if (why) {
+		mark_resync(a, at, why);
+		return true;
+	}
+	table_columns(a, at);
+	return true;
+}
+
+static bool apply_relation(Applier *a, const PgoMsg *m)
+{
+	ApplyTable *at = table_by_relid(a, m->relid);
+	if (!at || at->resync)
+		return true;
+	if (map_relation(at, m)) {
+		at->have_relation = true;
+		return true;
+	}
+	if (!apply_schema_change(a, at))
+		return false;
+	if (at->resync)
+		return true;
+	if (!map_relation(at, m)) {
+		/* the catalog has moved on again since this message was written (later DDL): map by
+		 * name what matches; columns the message lacks are written empty until the next one */
+		log_warn("%s: the source's columns changed again after this change was made; mapping by name", at->t->display);
+	}
+	at->have_relation = true;
+	return true;
+}
+
+bool apply_message(Applier *a, const PgoMsg *m)
+{
+	switch (m->type) {
+	case 'I':
+	case 'U':
+	case 'D': return apply_row_change(a, m);
+	case 'R': return apply_relation(a, m);
+	case 'T': return apply_truncate(a, m);
+	default: return true;
+	}
+}

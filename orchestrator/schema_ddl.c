@@ -1,0 +1,131 @@
+/*
+ * schema_ddl — the schema module's side that talks to the servers: destination columns,
+ * missing-value defaults from the source catalog, columns added while pgch was not
+ * running; see schema.h.
+ */
+#include "schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pg.h"
+#include "plan.h"
+
+bool schema_ch_has_column(ChConn *ch, const Config *cfg, const Table *t, const char *name, bool *has)
+{
+	Buf sql, ans;
+	buf_init(&sql);
+	buf_init(&ans);
+	buf_puts(&sql, "SELECT count() FROM system.columns WHERE database = ");
+	ch_quote_string(&sql, cfg->dest.database);
+	buf_puts(&sql, " AND table = ");
+	ch_quote_string(&sql, t->target);
+	buf_puts(&sql, " AND name = ");
+	ch_quote_string(&sql, name);
+	bool ok = ch_query(ch, sql.data, &ans);
+	*has = ok && atoi(ans.data) > 0;
+	buf_free(&sql);
+	buf_free(&ans);
+	return ok;
+}
+
+bool schema_missing_default(PGconn *conn, const Table *t, const Column *c, Buf *out)
+{
+	if (!conn)
+		return false;
+	char oid[16], att[16];
+	snprintf(oid, sizeof oid, "%u", t->oid);
+	snprintf(att, sizeof att, "%d", c->attnum);
+	const char *params[2] = {oid, att};
+	char *sql = xasprintf("SELECT a.atthasmissing, CASE WHEN a.atthasmissing THEN "
+			      "(a.attmissingval::text::%s[])[1]::text END, "
+			      "EXISTS (SELECT 1 FROM pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum) "
+			      "FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum = $2::int",
+			      c->type_name);
+	PGresult *res = pg_query_params(conn, sql, 2, params);
+	free(sql);
+	if (!res)
+		return false;
+	bool ok = true;
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't' && !PQgetisnull(res, 0, 1)) {
+		const char *v = PQgetvalue(res, 0, 1);
+		Buf type;
+		buf_init(&type);
+		types_ch_name(&c->ch, &type);
+		buf_puts(out, " DEFAULT ");
+		if (c->kind == PG_BOOL)
+			buf_printf(out, "CAST(%d AS %s)", v[0] == 't', type.data);
+		else if (c->ch.kind == CH_DATETIME64 || c->ch.kind == CH_DATETIME) {
+			buf_puts(out, c->ch.kind == CH_DATETIME64 ? "parseDateTime64BestEffort(" : "parseDateTimeBestEffort(");
+			ch_quote_string(out, v);
+			buf_puts(out, c->ch.kind == CH_DATETIME64 ? ", 6, 'UTC')" : ", 'UTC')");
+		} else {
+			buf_puts(out, "CAST(");
+			ch_quote_string(out, v);
+			buf_printf(out, " AS %s)", type.data);
+		}
+		buf_free(&type);
+	} else if (PQntuples(res) == 1 && PQgetvalue(res, 0, 2)[0] == 't') {
+		/* a default without a stored missing value: the table was rewritten (volatile
+		 * default), so existing rows hold values pgch never saw */
+		ok = false;
+	}
+	PQclear(res);
+	return ok;
+}
+
+bool schema_add_columns(ChConn *ch, PGconn *pg, const Config *cfg, const Table *t, bool *unsure)
+{
+	*unsure = false;
+	Buf sql, ans;
+	buf_init(&sql);
+	buf_init(&ans);
+	buf_puts(&sql, "SELECT name FROM system.columns WHERE database = ");
+	ch_quote_string(&sql, cfg->dest.database);
+	buf_puts(&sql, " AND table = ");
+	ch_quote_string(&sql, t->target);
+	bool ok = ch_query(ch, sql.data, &ans);
+	/* the destination's column names, one per line (names with a newline are not expected) */
+	int nhave = 0, extra = 0, added = 0;
+	char **have = NULL;
+	for (char *line = ans.data, *next; ok && line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		have = xrealloc(have, sizeof(char *) * (size_t)(nhave + 1));
+		have[nhave++] = line;
+		bool known = strcmp(line, cfg->dest.version_column) == 0 || strcmp(line, cfg->dest.deleted_column) == 0 ||
+			     strcmp(line, cfg->dest.synced_column) == 0;
+		for (int c = 0; c < t->ncols && !known; c++)
+			known = strcmp(t->cols[c].name, line) == 0;
+		extra += !known;
+	}
+	for (int c = 0; ok && c < t->ncols; c++) {
+		bool present = false;
+		for (int i = 0; i < nhave && !present; i++)
+			present = strcmp(have[i], t->cols[c].name) == 0;
+		if (present)
+			continue;
+		Buf def;
+		buf_init(&def);
+		if (!schema_missing_default(pg, t, &t->cols[c], &def)) {
+			buf_reset(&def); /* a volatile default rewrote the table: old rows hold values pgch never saw */
+			*unsure = true;
+		}
+		buf_reset(&sql);
+		plan_add_column_sql(t, cfg, &t->cols[c], def.data, &sql);
+		buf_free(&def);
+		log_info("%s.%s was added at the source while pgch was not running: %s", t->display, t->cols[c].name, sql.data);
+		ok = ch_query(ch, sql.data, NULL);
+		added++;
+	}
+	/* a destination column the source no longer has may be the old name of a renamed one */
+	if (added && extra)
+		*unsure = true;
+	free(have);
+	buf_free(&sql);
+	buf_free(&ans);
+	return ok;
+}
