@@ -3,6 +3,7 @@
 # middle of pgch snapshot while other sessions UPDATE, DELETE and INSERT rows of the table being
 # copied: partitions not yet started are read under a new snapshot, the changes in between come
 # from the slot ("catch-up"), and the contents end exactly equal to PostgreSQL's.
+# exclusive: counts the server's replication connections, which other tests open too
 . "$(dirname "$0")/lib.sh"
 
 fresh_dbs
