@@ -177,6 +177,62 @@ bool ch_query_with(ChConn *ch, const char *sql, const char *settings, Buf *out)
 	return ok;
 }
 
+typedef struct Stream {
+	ChSinkFn sink;
+	void *ctx;
+	Buf *error;    /* the answer of a failed query (ClickHouse's message) */
+	long status;   /* HTTP status, once known */
+	bool aborted;
+	CURL *curl;
+} Stream;
+
+static size_t stream_cb(char *p, size_t size, size_t n, void *ud)
+{
+	Stream *st = ud;
+	size_t len = size * n;
+	if (st->status == 0)
+		curl_easy_getinfo(st->curl, CURLINFO_RESPONSE_CODE, &st->status);
+	if (st->status != 200) { /* an error answer: keep its text for the message */
+		if (st->error->len < 4096)
+			buf_put(st->error, p, len);
+		return len;
+	}
+	if (!st->sink(st->ctx, p, len)) {
+		st->aborted = true;
+		return 0;
+	}
+	return len;
+}
+
+bool ch_query_stream(ChConn *ch, const char *sql, ChSinkFn sink, void *ctx)
+{
+	Buf error;
+	buf_init(&error);
+	char errbuf[CURL_ERROR_SIZE];
+	char *url = xasprintf("%s/", ch->url);
+	setup(ch, url, &error, errbuf);
+	Stream st = {sink, ctx, &error, 0, false, ch->curl};
+	curl_easy_setopt(ch->curl, CURLOPT_WRITEFUNCTION, stream_cb);
+	curl_easy_setopt(ch->curl, CURLOPT_WRITEDATA, &st);
+	curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDS, sql);
+	curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(sql));
+	CURLcode rc = curl_easy_perform(ch->curl);
+	free(url);
+	bool ok;
+	if (st.aborted) {
+		ok = false; /* the sink said why */
+	} else {
+		char what[80];
+		snprintf(what, sizeof what, "query \"%.50s%s\"", sql, strlen(sql) > 50 ? "..." : "");
+		for (char *p = what; *p; p++)
+			if (*p == '\n' || *p == '\t')
+				*p = ' ';
+		ok = finish(ch, rc, errbuf, &error, what);
+	}
+	buf_free(&error);
+	return ok;
+}
+
 bool ch_query(ChConn *ch, const char *sql, Buf *out)
 {
 	return ch_query_with(ch, sql, NULL, out);

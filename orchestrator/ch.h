@@ -53,6 +53,12 @@ bool ch_query(ChConn *ch, const char *sql, Buf *out);
 /* Run one statement with extra URL-encoded settings ("a=1&b=2"). */
 bool ch_query_with(ChConn *ch, const char *sql, const char *settings, Buf *out);
 
+/* Consume an answer as it arrives: called with each piece (any size); return false to abort. */
+typedef bool (*ChSinkFn)(void *ctx, const char *data, size_t len);
+/* Run a query whose answer may be large (a whole table): pieces go to sink, nothing is kept.
+ * No overall time limit. false (logged) if the query failed or the sink aborted it. */
+bool ch_query_stream(ChConn *ch, const char *sql, ChSinkFn sink, void *ctx);
+
 /* Probe capabilities into ch->caps (and decide compression). */
 bool ch_probe(ChConn *ch);
 

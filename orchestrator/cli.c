@@ -396,7 +396,7 @@ int cli_verify(const char *config, const CliOptions *o)
 	Session s;
 	int rc = session_open(&s, config, true);
 	if (rc == 0)
-		rc = verify_run(s.cfg, s.pg, &s.ch, &s.cat, o->json);
+		rc = verify_run(s.cfg, s.pg, &s.ch, &s.cat, o->table, o->json);
 	session_close(&s);
 	return rc;
 }

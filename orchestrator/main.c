@@ -30,7 +30,7 @@ static const char usage_text[] =
 	"  snapshot CONFIG   copy the selected tables once and exit (a batch migration); resumable\n"
 	"  run      CONFIG   snapshot what is not copied yet, then stream changes until stopped\n"
 	"  status   CONFIG   per-table progress, rows, last sync and replication slot lag\n"
-	"  verify   CONFIG   compare source and destination table by table (counts, key sums)\n"
+	"  verify   CONFIG   compare source and destination row by row, every column\n"
 	"  resync   CONFIG --table T   copy one table again while the pipe runs\n"
 	"  pause | resume CONFIG       stop / restart consuming changes; the slot keeps its position\n"
 	"  drop     CONFIG   remove the replication slot and publication (--tables: the tables too)\n"
@@ -138,15 +138,22 @@ static const Command commands[] = {
 	 "  --json   the same as one JSON object, for monitoring\n"
 	 "\n"
 	 "Example:  pgch status --json pipe.lua | jq .slot.lag_seconds\n"},
-	{"verify", cli_verify, OPT_JSON,
-	 "Compare the source and the destination table by table: the row count and, for an integer\n"
-	 "key, its sum, min and max, PostgreSQL's against ClickHouse's deduplicated view (FINAL,\n"
-	 "deleted rows left out). Run it when the pipe is caught up (or stopped): rows changed\n"
-	 "during the comparison can show as differences.\n"
+	{"verify", cli_verify, OPT_JSON | OPT_TABLE,
+	 "Compare the source and the destination row by row: every replicated value, PostgreSQL's\n"
+	 "against ClickHouse's deduplicated view (FINAL), converted alike, so any difference is\n"
+	 "found. Prints each table's result (OK, DIFFERS, MISSING, ERROR) with its row count and\n"
+	 "integer-key sum/min/max on both sides, and up to 20 differing rows by key: the columns\n"
+	 "that differ, rows missing in ClickHouse, rows only in ClickHouse. It may run while the\n"
+	 "pipe streams: the source is read under the snapshot of a temporary slot, after the pipe\n"
+	 "has applied everything before it; rows changed since are counted, not reported. Each\n"
+	 "side is read once.\n"
 	 "\n"
-	 "  --json   the comparison as JSON\n"
+	 "  --table T   only this table (as in the config, or its ClickHouse name)\n"
+	 "  --json      the comparison as JSON, with the differences found\n"
 	 "\n"
-	 "Exit status: 0 every table equal, 1 a difference or failure.\n"},
+	 "Exit status: 0 every table equal, 1 a difference or failure.\n"
+	 "\n"
+	 "Example:  pgch verify --table public.orders pipe.lua\n"},
 	{"resync", cli_resync, OPT_TABLE,
 	 "Copy one table again while the pipe runs, for example after a change pgch could not\n"
 	 "apply. The running `pgch run` picks the request up within seconds; changes keep\n"
