@@ -438,6 +438,7 @@ static bool apply_row_change(Applier *a, const PgoMsg *m)
 	ApplyTable *at = table_by_relid(a, m->relid);
 	if (!at || at->resync)
 		return true;
+	log_set_table(at->t->display);
 	if (!at->have_relation) {
 		log_error("%s: a change arrived before its Relation message", at->t->display);
 		return false;
@@ -489,6 +490,7 @@ static int flush_fill(void *ctx, Buf *out)
 /* Insert one table's batch, retrying while ClickHouse is away. false: stop asked for, or fatal. */
 static bool flush_table(Applier *a, ApplyTable *at)
 {
+	log_set_table(at->t->display);
 	LookupTable lt = {at->t, at->conv, at->col_dropped, &at->batch};
 	int ch_errors = 0;
 	for (int attempt = 1;; attempt++) {
@@ -536,6 +538,7 @@ bool apply_flush(Applier *a)
 		if (!flush_table(a, at))
 			return false;
 	}
+	log_set_table(NULL);
 	a->pending_rows = 0;
 	return true;
 }
@@ -556,6 +559,7 @@ static bool apply_truncate(Applier *a, const PgoMsg *m)
 		ApplyTable *at = table_by_relid(a, pgo_truncate_relid(m, i));
 		if (!at)
 			continue;
+		log_set_table(at->t->display);
 		/* rows of this table before the TRUNCATE are void: drop them, then truncate */
 		batch_reset(&at->batch);
 		Buf sql;
@@ -713,6 +717,7 @@ static bool apply_relation(Applier *a, const PgoMsg *m)
 	ApplyTable *at = table_by_relid(a, m->relid);
 	if (!at || at->resync)
 		return true;
+	log_set_table(at->t->display);
 	if (map_relation(at, m)) {
 		at->have_relation = true;
 		return true;
@@ -732,12 +737,15 @@ static bool apply_relation(Applier *a, const PgoMsg *m)
 
 bool apply_message(Applier *a, const PgoMsg *m)
 {
+	bool ok = true;
 	switch (m->type) {
 	case 'I':
 	case 'U':
-	case 'D': return apply_row_change(a, m);
-	case 'R': return apply_relation(a, m);
-	case 'T': return apply_truncate(a, m);
-	default: return true;
+	case 'D': ok = apply_row_change(a, m); break;
+	case 'R': ok = apply_relation(a, m); break;
+	case 'T': ok = apply_truncate(a, m); break;
+	default: break;
 	}
+	log_set_table(NULL);
+	return ok;
 }

@@ -3,6 +3,12 @@
  *
  *   2026-11-25 11:40:00.123 snapshot[1234] info: public.orders part 3/8: 1000000 rows in 4.2 s
  *
+ * or, with --log-format json (PGCH_LOG_FORMAT=json), one JSON object per line for log
+ * shippers, with the table being worked on when there is one:
+ *
+ *   {"time":"2026-11-25T11:40:00.123Z","level":"info","role":"snapshot","pid":1234,
+ *    "table":"public.orders","msg":"public.orders part 3/8: 1000000 rows in 4.2 s"}
+ *
  * Each process sets its role after fork (log_set_role). Errors are logged once, where
  * they happen; callers that merely propagate failure do not log again. Messages must not
  * contain secrets: nothing here sees a password, and callers never format one.
@@ -13,6 +19,15 @@
 #include <stdbool.h>
 
 typedef enum LogLevel { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } LogLevel;
+typedef enum LogFormat { LOG_FORMAT_TEXT, LOG_FORMAT_JSON } LogFormat;
+
+void log_set_format(LogFormat format);
+LogFormat log_get_format(void);
+/* "text" or "json"; false if neither. */
+bool log_parse_format(const char *name, LogFormat *out);
+/* The table the process works on now (NULL: none), for the JSON "table" field. The string
+ * must outlive its use (a catalog name). */
+void log_set_table(const char *table);
 
 void log_set_role(const char *role);
 void log_set_level(LogLevel level);

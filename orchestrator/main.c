@@ -41,9 +41,12 @@ static const char usage_text[] =
 	"  --keep-slot     snapshot: keep the replication slot so `pgch run` continues from it\n"
 	"  --restart       snapshot/run: forget recorded progress and copy everything again\n"
 	"  --tables        drop: also drop the ClickHouse tables\n"
-	"  --table T       resync: the table to copy again (schema.table or its ClickHouse name)\n"
+	"  --table T       resync: the table to copy again; verify: the table to compare\n"
+	"                  (schema.table or its ClickHouse name)\n"
 	"  -v, --verbose   more log lines (repeat for debug)\n"
 	"  -q, --quiet     warnings and errors only\n"
+	"  --log-format F  text (the default) or json: one JSON object per log line, for log\n"
+	"                  shippers (also PGCH_LOG_FORMAT=json)\n"
 	"  -h, --help      this help (pgch COMMAND --help: that command's page);  --version\n"
 	"\n"
 	"A config is a Lua file:\n"
@@ -194,7 +197,8 @@ static const char *command_arg(const Command *c)
 
 static void command_help(const Command *c)
 {
-	printf("Usage: pgch %s [OPTIONS] %s\n\n%s\nCommon options: -v, --verbose (repeat for debug); -q, --quiet.\n"
+	printf("Usage: pgch %s [OPTIONS] %s\n\n%s\nCommon options: -v, --verbose (repeat for debug); -q, --quiet;\n"
+	       "--log-format json (one JSON object per log line).\n"
 	       "All commands: pgch --help.  Documentation: README.md; examples in contrib/.\n",
 	       c->name, command_arg(c), c->help);
 }
@@ -206,7 +210,8 @@ int main(int argc, char **argv)
 		{"restart", no_argument, NULL, 'r'},	 {"tables", no_argument, NULL, 'T'},
 		{"table", required_argument, NULL, 't'}, {"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},	 {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	 {NULL, 0, NULL, 0},
+		{"version", no_argument, NULL, 'V'},	 {"log-format", required_argument, NULL, 'L'},
+		{NULL, 0, NULL, 0},
 	};
 	CliOptions o;
 	memset(&o, 0, sizeof o);
@@ -214,6 +219,7 @@ int main(int argc, char **argv)
 	unsigned given = 0;
 	bool help = false;
 	opterr = 0; /* getopt's own messages name the binary's path; ours follow the house style */
+	const char *log_format = getenv("PGCH_LOG_FORMAT");
 	while ((c = getopt_long(argc, argv, ":vqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': o.json = true; given |= OPT_JSON; break;
@@ -221,6 +227,7 @@ int main(int argc, char **argv)
 		case 'r': o.restart = true; given |= OPT_RESTART; break;
 		case 'T': o.drop_tables = true; given |= OPT_TABLES; break;
 		case 't': o.table = optarg; given |= OPT_TABLE; break;
+		case 'L': log_format = optarg; break;
 		case 'v': verbosity++; break;
 		case 'q': verbosity = -1; break;
 		case 'h': help = true; break;
@@ -228,13 +235,19 @@ int main(int argc, char **argv)
 		case ':': log_error("%s needs a value; try 'pgch --help'", argv[optind - 1]); return PGCH_EXIT_USAGE;
 		default:
 			/* optopt is a short option, or the value of a long one given a value it takes none of */
-			if (optopt && !strchr("jkrTtV", optopt))
+			if (optopt && !strchr("jkrTtVL", optopt))
 				log_error("unknown option '-%c'; try 'pgch --help'", optopt);
 			else
 				log_error("unknown option or value '%s'; try 'pgch --help'", argv[optind - 1]);
 			return PGCH_EXIT_USAGE;
 		}
 	}
+	LogFormat format = LOG_FORMAT_TEXT;
+	if (log_format && *log_format && !log_parse_format(log_format, &format)) {
+		log_error("--log-format (or PGCH_LOG_FORMAT) must be text or json, got \"%s\"", log_format);
+		return PGCH_EXIT_USAGE;
+	}
+	log_set_format(format);
 	log_set_level(verbosity < 0 ? LOG_WARN : verbosity >= 2 ? LOG_DEBUG : LOG_INFO);
 	o.verbose = verbosity > 0;
 	if (optind >= argc) {

@@ -109,7 +109,7 @@ static void display_redraw_last(void)
 
 void progress_display_init(bool enabled)
 {
-	display_on = enabled && isatty(STDERR_FILENO);
+	display_on = enabled && isatty(STDERR_FILENO) && log_get_format() == LOG_FORMAT_TEXT; /* JSON lines stay parseable */
 	buf_init(&last_frame);
 	if (display_on)
 		log_set_hooks(display_clear, display_redraw_last);

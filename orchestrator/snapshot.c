@@ -250,6 +250,7 @@ static int copy_partition(const SnapshotJob *job, PGconn *conn, ChConn *ch, int 
 	const Table *t = &job->cat->tables[p->table];
 	const Leaf *leaf = &t->leaves[p->leaf];
 	double started = progress_now();
+	log_set_table(t->display);
 	Buf sql;
 	buf_init(&sql);
 	char *cols = catalog_select_list(t);
