@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# TLS to PostgreSQL: a server started with ssl = on and a certificate from a test CA
+# (openssl); a snapshot and a stream with sslmode = "verify-full" and sslrootcert, every pgch
+# connection encrypted (pg_stat_ssl, replication included); a wrong CA and a wrong host name
+# are refused with libpq's reason. The server is this test's own.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_cdc.sh"
+
+PGT=$WORK/pgtls
+at_exit '"$ROOT/scripts/pg.sh" stop "$PGT" >/dev/null 2>&1'
+
+# ---------------------------------------------------------------- a CA, a server certificate, another CA
+certs=$WORK/certs
+mkdir -p "$certs" "$PGT"
+(
+	cd "$certs"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "/CN=pgch test CA" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
+	printf 'subjectAltName = DNS:localhost\n' >san.ext
+	openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile san.ext 2>/dev/null
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 2 -subj "/CN=another CA" 2>/dev/null
+) || bail "openssl could not make the test certificates"
+cp "$certs/server.crt" "$certs/server.key" "$PGT/"
+chown postgres: "$PGT" "$PGT/server.crt" "$PGT/server.key"
+chmod 600 "$PGT/server.key"
+chmod 755 "$WORK" "$certs"
+chmod 644 "$certs"/*.crt
+port=$("$ROOT/scripts/pg.sh" start "$PGT" "ssl = on" "ssl_cert_file = '$PGT/server.crt'" "ssl_key_file = '$PGT/server.key'") ||
+	bail "cannot start PostgreSQL with ssl = on"
+tpsql() { psql -X -q -At -h 127.0.0.1 -p "$port" -U postgres "$@"; }
+tpsql -d postgres -c "CREATE DATABASE tls"
+tpsql -d tls -c "CREATE TABLE orders (id int PRIMARY KEY, note text)" -c "INSERT INTO orders SELECT g, 'n' || g FROM generate_series(1, 3000) g"
+ch "DROP DATABASE IF EXISTS $CHDB" >/dev/null
+
+config() { # config FILE HOST ROOTCERT
+	cat >"$1" <<LUA
+source = { host = "$2", port = $port, dbname = "tls", user = "postgres", sslmode = "verify-full", sslrootcert = "$3" }
+destination = { url = "$CH_URL", database = "$CHDB" }
+pipe = { name = "$T_NAME", sync_interval = 1 }
+tables = { "public.orders" }
+LUA
+}
+
+# ---------------------------------------------------------------- verified and encrypted
+config "$WORK/ok.lua" localhost "$certs/ca.crt"
+"$PGCH" snapshot --keep-slot "$WORK/ok.lua" >"$WORK/snap.log" 2>&1
+is "$?" 0 "snapshot over verify-full TLS: exit 0"
+is "$(ch "SELECT count() FROM $CHDB.orders FINAL WHERE _pgch_is_deleted = 0")" 3000 "every row copied"
+
+RUN_LOG=$WORK/run.log
+run_start "$WORK/ok.lua"
+wait_until 60 "the stream to start" run_has 'streaming from slot' || show_log
+tpsql -d tls -c "UPDATE orders SET note = 'over tls' WHERE id <= 100"
+poll_until 30 eval '[ "$(ch "SELECT count() FROM $CHDB.orders FINAL WHERE note = '"'"'over tls'"'"'")" = 100 ]'
+ok $? "changes streamed over TLS"
+enc=$(tpsql -d postgres -c "SELECT string_agg(DISTINCT a.backend_type || '=' || s.ssl, ',' ORDER BY a.backend_type || '=' || s.ssl)
+      FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name LIKE 'pgch%'")
+like "$enc" 'walsender=true' "the replication connection is encrypted"
+ok "$(! grep -q '=false' <<<"$enc"; echo $?)" "no pgch connection is unencrypted ($enc)"
+run_stop
+
+# ---------------------------------------------------------------- refused
+config "$WORK/wrongca.lua" localhost "$certs/other.crt"
+out=$("$PGCH" plan "$WORK/wrongca.lua" 2>&1)
+ok $(($? == 0)) "a server certificate from another CA: refused"
+like "$out" 'certificate verify failed' "with libpq's reason"
+config "$WORK/wronghost.lua" 127.0.0.1 "$certs/ca.crt"
+out=$("$PGCH" plan "$WORK/wronghost.lua" 2>&1)
+ok $(($? == 0)) "a certificate for another host name: refused"
+like "$out" 'does not match host name "127.0.0.1"' "with libpq's reason"
+tpsql -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active" >/dev/null
+done_testing
