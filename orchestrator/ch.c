@@ -68,6 +68,10 @@ bool ch_open(ChConn *ch, const DestConfig *cfg)
 	ch->password = xstrdup(cfg->password ? cfg->password : "");
 	ch->timeout = cfg->timeout;
 	ch->compression = cfg->compression;
+	ch->tls_ca = cfg->tls_ca_file ? xstrdup(cfg->tls_ca_file) : NULL;
+	ch->tls_cert = cfg->tls_cert_file ? xstrdup(cfg->tls_cert_file) : NULL;
+	ch->tls_key = cfg->tls_key_file ? xstrdup(cfg->tls_key_file) : NULL;
+	ch->tls_verify = cfg->tls_verify || !cfg->has_tls;
 	ch->curl = curl_easy_init();
 	if (!ch->curl) {
 		log_error("cannot initialise libcurl");
@@ -88,6 +92,9 @@ void ch_close(ChConn *ch)
 		memset(ch->password, 0, strlen(ch->password));
 	free(ch->user);
 	free(ch->password);
+	free(ch->tls_ca);
+	free(ch->tls_cert);
+	free(ch->tls_key);
 	free(ch->last_error);
 	memset(ch, 0, sizeof *ch);
 }
@@ -118,7 +125,43 @@ static void setup(ChConn *ch, const char *url, Buf *answer, char *errbuf)
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	ch->last_code = 0;
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	if (ch->tls_ca)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ch->tls_ca);
+	if (ch->tls_cert) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, ch->tls_cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, ch->tls_key);
+	}
+	if (!ch->tls_verify) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 	errbuf[0] = '\0';
+}
+
+/* What to do about a TLS failure, by libcurl's code and OpenSSL's verification result
+ * (X509_V_ERR_*: 10 expired, 9 not yet valid; 62/64 host name or IP address mismatch, and
+ * 1 or 0 with a failed verification: libcurl's own host name check; the rest: the chain). */
+static const char *tls_fix(const ChConn *ch, CURLcode rc, long verify)
+{
+	static const char client_cert[] = " (if the server asks for a client certificate: set destination.tls.cert_file "
+					  "and key_file)";
+	bool https = strncmp(ch->url, "https://", 8) == 0;
+	switch (rc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+		if (verify == 10 || verify == 9)
+			return ". Fix: the server's certificate is expired or not yet valid: renew it on the ClickHouse server";
+		if (verify == 0 || verify == 1 || verify == 62 || verify == 64)
+			return ". Fix: destination.url must use a host name the server's certificate names (its subjectAltName)";
+		return ". Fix: set destination.tls.ca_file to the CA that signed the server's certificate";
+	case CURLE_SSL_CACERT_BADFILE: return ". Fix: destination.tls.ca_file must be a PEM file of CA certificates";
+	case CURLE_SSL_CERTPROBLEM:
+		return ". Fix: destination.tls.cert_file and key_file must be a PEM certificate and its private key";
+	case CURLE_SSL_CONNECT_ERROR: /* the handshake failed */
+	case CURLE_RECV_ERROR: /* TLS 1.3: a missing client certificate is an alert after the handshake, */
+	case CURLE_SEND_ERROR: /* or the server closes while the request is sent */
+		return https && !ch->tls_cert ? client_cert : "";
+	default: return "";
+	}
 }
 
 /* Check the outcome of a request; log once on failure. */
@@ -134,6 +177,8 @@ static bool finish(ChConn *ch, CURLcode rc, const char *errbuf, Buf *answer, con
 		return true;
 	}
 	char msg[1024];
+	long verify = 0;
+	curl_easy_getinfo(ch->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
 	if (status != 0 && status != 200) {
 		if (ch->last_code == 0)
 			ch->last_code = ch_error_code(answer->data);
@@ -143,8 +188,8 @@ static bool finish(ChConn *ch, CURLcode rc, const char *errbuf, Buf *answer, con
 			len = 700;
 		snprintf(msg, sizeof msg, "ClickHouse %s failed (HTTP %ld): %.*s", what, status, (int)len, answer->data);
 	} else {
-		snprintf(msg, sizeof msg, "ClickHouse at %s: %s failed: %s", ch->display, what,
-			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		snprintf(msg, sizeof msg, "ClickHouse at %s: %s failed: %s%s", ch->display, what,
+			 errbuf[0] ? errbuf : curl_easy_strerror(rc), tls_fix(ch, rc, verify));
 	}
 	set_error(ch, msg);
 	if (!ch->quiet)

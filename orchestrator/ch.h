@@ -28,6 +28,8 @@ typedef struct ChConn {
 	char *display;   /* URL without user info, for messages */
 	char *user;
 	char *password;
+	char *tls_ca, *tls_cert, *tls_key; /* destination.tls files (NULL: libcurl's defaults) */
+	bool tls_verify;
 	int timeout;
 	bool compress;   /* zstd request bodies (chosen after probing) */
 	const char *compression; /* the configured choice */

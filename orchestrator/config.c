@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
@@ -343,7 +344,7 @@ int config_line_of_string(const Config *cfg, const char *s)
 
 /* ---------------------------------------------------------------- field tables */
 
-typedef enum FieldType { F_STR, F_INT, F_LONG, F_NUM, F_ENUM, F_BYTES } FieldType;
+typedef enum FieldType { F_STR, F_INT, F_LONG, F_NUM, F_ENUM, F_BYTES, F_BOOL } FieldType;
 
 typedef struct Field {
 	const char *name;
@@ -359,6 +360,7 @@ typedef struct Field {
 #define FNUM(n, m, lo, hi) {n, F_NUM, offsetof(Config, m), lo, hi, NULL}
 #define FENUM(n, m, c) {n, F_ENUM, offsetof(Config, m), 0, 0, c}
 #define FBYTES(n, m, lo, hi) {n, F_BYTES, offsetof(Config, m), lo, hi, NULL}
+#define FBOOL(n, m) {n, F_BOOL, offsetof(Config, m), 0, 0, NULL}
 
 static const Field destination_fields[] = {
 	FSTR("url", dest.url),
@@ -370,6 +372,14 @@ static const Field destination_fields[] = {
 	FENUM("timestamp_fallback", dest.timestamp_fallback, "string|datetime"),
 	FENUM("numeric_unconstrained", dest.numeric_unconstrained, "string|decimal"),
 	FSTR("state_table", dest.state_table),
+	{NULL, F_STR, 0, 0, 0, NULL},
+};
+
+static const Field destination_tls_fields[] = {
+	FSTR("ca_file", dest.tls_ca_file),
+	FSTR("cert_file", dest.tls_cert_file),
+	FSTR("key_file", dest.tls_key_file),
+	FBOOL("verify", dest.tls_verify),
 	{NULL, F_STR, 0, 0, 0, NULL},
 };
 
@@ -512,6 +522,13 @@ static void store_field(Parser *p, const char *section, const Field *f, void *ba
 		*(char **)slot = xstrdup(s);
 		return;
 	}
+	case F_BOOL:
+		if (lua_type(L, -1) != LUA_TBOOLEAN) {
+			perr(p, line, "%s.%s must be true or false, got %s", section, f->name, lua_typename_at(L, -1));
+			return;
+		}
+		*(bool *)slot = lua_toboolean(L, -1);
+		return;
 	case F_BYTES: {
 		double v = 0;
 		if (lua_type(L, -1) == LUA_TNUMBER) {
@@ -759,12 +776,38 @@ static void parse_source(Parser *p)
 
 static void parse_dest_nested(Parser *p, const char *key, int line)
 {
-	(void)key;
+	bool tls = strcmp(key, "tls") == 0;
 	if (lua_type(p->L, -1) != LUA_TTABLE) {
-		perr(p, line, "destination.columns must be a table, got %s", lua_typename_at(p->L, -1));
+		perr(p, line, "destination.%s must be a table, got %s", key, lua_typename_at(p->L, -1));
 		return;
 	}
-	parse_fields(p, "destination.columns", line, destination_columns_fields, p->cfg, NULL, NULL);
+	if (tls) {
+		p->cfg->dest.has_tls = true;
+		parse_fields(p, "destination.tls", line, destination_tls_fields, p->cfg, NULL, NULL);
+	} else {
+		parse_fields(p, "destination.columns", line, destination_columns_fields, p->cfg, NULL, NULL);
+	}
+}
+
+/* destination.tls: only for https://, a client certificate with its key, files readable. */
+static void check_tls(Parser *p)
+{
+	const DestConfig *d = &p->cfg->dest;
+	if (!d->has_tls)
+		return;
+	int line = find_key_line(p->cfg, 1, "tls");
+	if (strncmp(d->url, "https://", 8) != 0) {
+		perr(p, line, "destination.tls applies to https:// URLs; destination.url is http://");
+		return;
+	}
+	if (!d->tls_cert_file != !d->tls_key_file) {
+		perr(p, line, "destination.tls: a client certificate needs both cert_file and key_file");
+		return;
+	}
+	const char *files[][2] = {{"ca_file", d->tls_ca_file}, {"cert_file", d->tls_cert_file}, {"key_file", d->tls_key_file}};
+	for (int i = 0; i < 3; i++)
+		if (files[i][1] && access(files[i][1], R_OK) != 0)
+			perr(p, line, "destination.tls.%s: cannot read %s: %s", files[i][0], files[i][1], strerror(errno));
 }
 
 static void parse_destination(Parser *p)
@@ -779,7 +822,7 @@ static void parse_destination(Parser *p)
 		lua_pop(L, 1);
 		return;
 	}
-	static const char *const nested[] = {"columns", NULL};
+	static const char *const nested[] = {"columns", "tls", NULL};
 	parse_fields(p, "destination", line, destination_fields, p->cfg, nested, parse_dest_nested);
 	lua_pop(L, 1);
 }
@@ -998,6 +1041,7 @@ static void set_defaults(Config *cfg)
 	cfg->dest.timestamp_fallback = xstrdup("string");
 	cfg->dest.numeric_unconstrained = xstrdup("string");
 	cfg->dest.state_table = xstrdup("_pgch_state");
+	cfg->dest.tls_verify = true;
 	cfg->pipe.sync_interval = 10;
 	cfg->pipe.batch_size = 100000;
 	cfg->pipe.max_batch_memory = 64L << 20;
@@ -1075,6 +1119,7 @@ static void finish(Parser *p)
 		cfg->dest.database = xstrdup(db && !strchr(db, '=') ? db : "default");
 	}
 	check_url(p);
+	check_tls(p);
 	const char *cols[] = {cfg->dest.version_column, cfg->dest.deleted_column, cfg->dest.synced_column};
 	static const char *const col_keys[] = {"version", "is_deleted", "synced_at"};
 	for (int i = 0; i < 3; i++) {
@@ -1222,7 +1267,7 @@ void config_free(Config *cfg)
 	DestConfig *d = &cfg->dest;
 	char **strs[] = {&d->url, &d->database, &d->user, &d->password, &d->compression, &d->version_column,
 			 &d->deleted_column, &d->synced_column, &d->timestamp_fallback, &d->numeric_unconstrained,
-			 &d->state_table, &cfg->pipe.name, &cfg->pipe.slot, &cfg->pipe.publication,
+			 &d->state_table, &d->tls_ca_file, &d->tls_cert_file, &d->tls_key_file, &cfg->pipe.name, &cfg->pipe.slot, &cfg->pipe.publication,
 			 &cfg->pipe.on_unrepresentable, &cfg->path, &cfg->text};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(*strs[i]);

@@ -57,6 +57,12 @@ typedef struct DestConfig {
 	char *timestamp_fallback;    /* servers without DateTime64: "string" | "datetime" */
 	char *numeric_unconstrained; /* numeric without typmod: "string" | "decimal" */
 	char *state_table;           /* default _pgch_state */
+	/* destination.tls, for https:// URLs */
+	char *tls_ca_file;           /* CA bundle that signed the server's certificate (default: the system's) */
+	char *tls_cert_file;         /* client certificate, with tls_key_file */
+	char *tls_key_file;
+	bool tls_verify;             /* check the server's certificate and host name (default true) */
+	bool has_tls;
 } DestConfig;
 
 typedef struct TableRule {
