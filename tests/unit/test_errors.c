@@ -2,11 +2,13 @@
  * test_errors — errors are classified by code, never by message text: the SQLSTATE of a
  * refused connection read out of libpq's verbose message (in German, in English, from
  * PgBouncer, and none when no server answered), and each decision pgch takes on a code,
- * from the code alone.
+ * from the code alone: a pooler's refusal, a replication slot that exists or may not be
+ * created.
  */
 #include <stdlib.h>
 
 #include "pg.h"
+#include "slot.h"
 #include "tap.h"
 
 /* parse MSG: its SQLSTATE and the message the default verbosity shows */
@@ -76,9 +78,18 @@ static void test_pooler(void)
 	ok(!pg_refused_by_pooler(""), "no SQLSTATE: no answer, nothing to say about a pooler");
 }
 
+static void test_slot_refusal(void)
+{
+	is_int(slot_refusal("42710"), SLOT_REFUSED_EXISTS, "42710 duplicate_object: the slot exists");
+	is_int(slot_refusal("42501"), SLOT_REFUSED_PRIVILEGE, "42501 insufficient_privilege: ALTER ROLE ... REPLICATION");
+	is_int(slot_refusal("53400"), SLOT_REFUSED_OTHER, "53400 (all slots in use): neither");
+	is_int(slot_refusal(""), SLOT_REFUSED_OTHER, "no SQLSTATE (connection lost): neither");
+}
+
 int main(void)
 {
 	test_connect_error_parse();
 	test_pooler();
+	test_slot_refusal();
 	return done_testing();
 }
