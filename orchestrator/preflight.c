@@ -19,9 +19,9 @@
  *     pooled endpoints (<endpoint>-pooler.<region>.neon.tech) and Azure's built-in PgBouncer
  *     (*.postgres.database.azure.com port 6432). Exact provider formats, so no direct
  *     endpoint matches; the name is checked even through an SSH tunnel.
- *  2. "unsupported startup parameter" in a connection error: PgBouncer's refusal of
- *     `options` or `replication`. PostgreSQL words it "unrecognized configuration
- *     parameter", so this never comes from the server (pg.c adds the hint to the error).
+ *  2. A connection refused with SQLSTATE 08P01: PgBouncer's code for each refusal of its
+ *     own (of `options` or `replication`, its authentication, its limits), which
+ *     PostgreSQL never sends to libpq's startup packet (pg.c adds the hint to the error).
  *  3. The cancel key. PostgreSQL's BackendKeyData carries the backend's process id, so on
  *     every byte-transparent path (direct, SSH tunnel, NAT, TCP load balancer, Cloud SQL
  *     Auth Proxy) PQbackendPID(conn) equals pg_backend_pid(). A pooler cannot pass the key
@@ -32,9 +32,9 @@
  *       a. its session settings, sent as startup `options`, are in effect (a direct
  *          connection always applies them; PgBouncer told to ignore `options` drops them);
  *       b. a replication connection opens and answers IDENTIFY_SYSTEM (PgBouncer before
- *          1.23 and RDS Proxy refuse it). A refusal worded by PostgreSQL itself (no
- *          REPLICATION attribute, pg_hba.conf, connection limits) means the proxy passed the
- *          request on, so it is not counted against the path.
+ *          1.23 and RDS Proxy refuse it). A refusal with one of PostgreSQL's own SQLSTATEs
+ *          (no REPLICATION attribute, pg_hba.conf, password, connection limits) means the
+ *          proxy passed the request on, so it is not counted against the path.
  *     Mismatch plus (a) or (b) failing is a pooler; mismatch with both passing is a proxy
  *     pgch can use (a WARN in check, an info line elsewhere).
  *  Supporting evidence, quoted in the finding but never a reason on its own, because NAT,
@@ -187,18 +187,55 @@ const char *preflight_pooler_endpoint(const char *host, int port, const char **f
 	return NULL;
 }
 
-bool preflight_refused_by_postgres(const char *msg)
+bool preflight_refused_by_postgres(const char *sqlstate)
 {
-	static const char *const words[] = {
-		"must be superuser or replication role", "permission denied to start WAL sender",
-		"pg_hba.conf", "password authentication failed", "too many clients",
-		"remaining connection slots", "number of requested standby connections",
-		"does not exist", /* role or database */
+	static const char *const codes[] = {
+		PG_INSUFFICIENT_PRIVILEGE,  /* no REPLICATION attribute, no CONNECT privilege */
+		PG_INVALID_AUTHORIZATION,   /* pg_hba.conf, unknown role */
+		PG_INVALID_PASSWORD,
+		PG_UNDEFINED_DATABASE,
+		PG_TOO_MANY_CONNECTIONS,    /* max_connections, reserved slots, max_wal_senders */
 	};
-	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-		if (strstr(msg, words[i]))
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (strcmp(sqlstate, codes[i]) == 0)
 			return true;
 	return false;
+}
+
+const char *preflight_replication_fix(const char *sqlstate)
+{
+	if (strcmp(sqlstate, PG_INVALID_AUTHORIZATION) == 0)
+		return "add a pg_hba.conf line for this database and user (logical replication connections match the "
+		       "database name, not the word replication), then SELECT pg_reload_conf()";
+	return NULL;
+}
+
+/* ClickHouse's error codes that check acts on (src/Common/ErrorCodes.cpp). */
+enum {
+	CH_UNKNOWN_USER = 192,
+	CH_WRONG_PASSWORD = 193,
+	CH_REQUIRED_PASSWORD = 194,
+	CH_IP_ADDRESS_NOT_ALLOWED = 195,
+	CH_ACCESS_DENIED = 497,
+	CH_AUTHENTICATION_FAILED = 516, /* 20.x and later, for an unknown user and a wrong password alike */
+};
+
+const char *preflight_ch_refusal_fix(long http_status, int code)
+{
+	switch (code) {
+	case CH_UNKNOWN_USER:
+	case CH_WRONG_PASSWORD:
+	case CH_REQUIRED_PASSWORD:
+	case CH_AUTHENTICATION_FAILED:
+		return "check destination.user and destination.password: ClickHouse does not accept them";
+	case CH_IP_ADDRESS_NOT_ALLOWED:
+		return "allow this host for the ClickHouse user (<networks> in users.xml, or HOST in CREATE USER)";
+	case CH_ACCESS_DENIED:
+		return "grant the ClickHouse user what the finding names (SHOW GRANTS lists what it has)";
+	}
+	if (http_status == 0) /* no answer at all */
+		return "check destination.url and that ClickHouse listens there";
+	return NULL;
 }
 
 /* The privilege and its parents in ClickHouse's hierarchy, ending with ALL. */
@@ -342,29 +379,34 @@ static int local_port(PGconn *conn)
 
 /*
  * Open a replication connection and run IDENTIFY_SYSTEM (what every walsender answers).
- * On failure `why` gets the reason and *by_postgres says whether PostgreSQL itself refused.
- * pg_connect's own error line is captured into `why` rather than logged.
+ * On failure `why` gets the reason and sqlstate the SQLSTATE of the refusal ("" when none
+ * answered). pg_connect's own error line is captured into `why` rather than logged.
  */
-static bool replication_probe(const Config *cfg, Buf *why, bool *by_postgres)
+static bool replication_probe(const Config *cfg, Buf *why, char sqlstate[6])
 {
 	Captured c;
 	memset(&c, 0, sizeof c);
 	LogCapture prev = log_capture((LogCapture){capture_cb, &c});
-	PGconn *r = pg_connect(cfg, PG_CONN_REPLICATION, "check");
+	PgConnFailure failure;
+	PGconn *r = pg_connect_why(cfg, PG_CONN_REPLICATION, "check", &failure);
 	bool ok = false;
-	*by_postgres = false;
+	sqlstate[0] = '\0';
 	if (r) {
 		PGresult *res = PQexec(r, "IDENTIFY_SYSTEM");
 		ok = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 4;
-		if (!ok)
+		if (!ok) {
 			buf_printf(why, "IDENTIFY_SYSTEM on a replication connection failed: %s",
 				   res ? PQresultErrorMessage(res) : PQerrorMessage(r));
+			snprintf(sqlstate, 6, "%s", pg_sqlstate(res));
+		}
 		PQclear(res);
 		PQfinish(r);
 	} else {
+		memcpy(sqlstate, failure.sqlstate, 6);
 		for (int i = 0; i < c.n; i++) {
 			/* "cannot connect to PostgreSQL at X (replication connection): connection to server at
-			 * ..., port N failed: FATAL:  <reason>[ -- hint from pg.c]": keep the reason */
+			 * ..., port N failed: FATAL:  <reason>[ -- hint from pg.c]": keep the reason (pgch's
+			 * and libpq's own words are cut away; nothing is decided on the server's) */
 			const char *m = c.msg[i], *at;
 			if ((at = strstr(m, "(replication connection): ")) != NULL)
 				m = at + strlen("(replication connection): ");
@@ -373,7 +415,6 @@ static bool replication_probe(const Config *cfg, Buf *why, bool *by_postgres)
 			const char *hint = strstr(m, " -- ");
 			buf_printf(why, "%s%.*s", i ? "; " : "", hint ? (int)(hint - m) : (int)strlen(m), m);
 		}
-		*by_postgres = preflight_refused_by_postgres(why->data);
 	}
 	log_capture(prev);
 	captured_clear(&c);
@@ -451,8 +492,8 @@ static bool path_detect(const Config *cfg, PGconn *conn, PathInfo *p)
 		} else {
 			Buf why;
 			buf_init(&why);
-			bool by_postgres;
-			if (replication_probe(cfg, &why, &by_postgres) || by_postgres) {
+			char sqlstate[6];
+			if (replication_probe(cfg, &why, sqlstate) || preflight_refused_by_postgres(sqlstate)) {
 				p->kind = PATH_PROXY; /* it passed the replication request on */
 			} else {
 				p->kind = PATH_POOLER;
@@ -540,11 +581,10 @@ static bool check_pg_connect(Check *c)
 {
 	char where[512];
 	pg_describe(c->cfg, where, sizeof where);
-	c->pg = pg_connect(c->cfg, PG_CONN_NORMAL, "check");
+	PgConnFailure failure;
+	c->pg = pg_connect_why(c->cfg, PG_CONN_NORMAL, "check", &failure);
 	if (!c->pg) {
-		bool pooler = false;
-		for (int i = 0; i < c->cap.n; i++)
-			pooler = pooler || strstr(c->cap.msg[i], "unsupported startup parameter") != NULL;
+		bool pooler = pg_refused_by_pooler(failure.sqlstate);
 		add_captured(&c->out, &c->cap, c->cfg, pooler ? "pooler" : "postgres",
 			     pooler ? pooler_fix
 				    : "check source (host, port, dbname, user, password) and that PostgreSQL's "
@@ -695,18 +735,16 @@ static void check_server(Check *c)
 	} else {
 		Buf why;
 		buf_init(&why);
-		bool by_postgres;
+		char sqlstate[6];
 		const char *how = super ? "is a superuser" : repl ? "has REPLICATION" : "is a member of rds_replication";
-		if (replication_probe(c->cfg, &why, &by_postgres))
+		if (replication_probe(c->cfg, &why, sqlstate)) {
 			add(&c->out, "replication", CHECK_OK, NULL,
 			    "role %s %s, and a replication connection answers IDENTIFY_SYSTEM", user, how);
-		else
-			add(&c->out, "replication", CHECK_FAIL,
-			    strstr(why.data, "pg_hba.conf")
-				    ? "add a pg_hba.conf line for this database and user (logical replication connections "
-				      "match the database name, not the word replication), then SELECT pg_reload_conf()"
-				    : "see the finding",
+		} else {
+			const char *hint = preflight_replication_fix(sqlstate);
+			add(&c->out, "replication", CHECK_FAIL, hint ? hint : "see the finding",
 			    "role %s %s, but a replication connection fails: %s", user, how, why.data);
+		}
 		buf_free(&why);
 	}
 	PQclear(res);
@@ -734,6 +772,8 @@ static void check_tables(Check *c)
 				best = strlen(d);
 			}
 		}
+		/* catalog.c's own words for a missing grant (pgch's text, not the server's); a table
+		 * refused for that and more is not `unreadable`, so the flag cannot stand in */
 		privileges = privileges && !strstr(c->cap.msg[i], "GRANT SELECT");
 		preflight_split_fix(c->cap.msg[i], c->cfg->path, &detail, &fix);
 		add(&c->out, name, c->cap.level[i] >= LOG_ERROR ? CHECK_FAIL : CHECK_WARN,
@@ -985,8 +1025,9 @@ static void check_ch_connect(Check *c)
 static void check_ch_report_connect(Check *c, Captured *probe)
 {
 	if (!c->ch_ok) {
+		const char *fix = c->ch_open ? preflight_ch_refusal_fix(c->ch.last_status, c->ch.last_code) : NULL;
 		add_captured(&c->out, probe, c->cfg, "clickhouse",
-			     "check destination.url, user and password, and that ClickHouse listens there");
+			     fix ? fix : "check destination.url, user and password, and that ClickHouse listens there");
 		return;
 	}
 	captured_clear(probe);
@@ -1084,7 +1125,9 @@ static void check_ch_grants(Check *c, bool db_exists)
 		      "system.grants WHERE user_name = currentUser() OR role_name IN (SELECT arrayJoin(enabledRoles()))",
 		      &a)) {
 		add_captured(&c->out, &c->cap, c->cfg, "clickhouse grants",
-			     "grant the user SHOW USERS, or check its grants by hand (SHOW GRANTS)");
+			     c->ch.last_code == CH_ACCESS_DENIED
+				     ? "grant the user SHOW USERS, or check its grants by hand (SHOW GRANTS)"
+				     : "see the finding");
 		goto out;
 	}
 	ChGrant *g = NULL;

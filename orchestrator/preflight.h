@@ -33,9 +33,15 @@ bool preflight_refuse_pooler(const Config *cfg, PGconn *conn);
  * NULL; *fix gets how to connect directly instead. Host names compare case-insensitively. */
 const char *preflight_pooler_endpoint(const char *host, int port, const char **fix);
 
-/* Does an error message come from PostgreSQL's own refusal of a connection (privileges,
- * pg_hba.conf, connection limits) rather than from something in between? */
-bool preflight_refused_by_postgres(const char *msg);
+/* Is a connection refusal with this SQLSTATE PostgreSQL's own (privileges, pg_hba.conf,
+ * password, unknown role or database, connection limits) rather than from something in
+ * between? Decided by code alone: the message is in the server's lc_messages. */
+bool preflight_refused_by_postgres(const char *sqlstate);
+
+/* The fix for a replication connection refused with this SQLSTATE after a normal one to
+ * the same database succeeded, or NULL when the finding says it all: 28000 there means a
+ * pg_hba.conf line admits the one and not the other. */
+const char *preflight_replication_fix(const char *sqlstate);
 
 /* One row of ClickHouse's system.grants for the current user or its roles; "*" stands for
  * NULL (any database / any table). */
@@ -50,6 +56,11 @@ typedef struct ChGrant {
  * parent privilege (CREATE for CREATE TABLE, ALL for everything) counts; a partial revoke
  * of it on the database or everywhere takes it away. */
 bool preflight_ch_grant_covers(const ChGrant *grants, int n, const char *database, const char *access);
+
+/* The fix for a ClickHouse request that failed with this HTTP status (0: no answer) and
+ * error code (0: none), or NULL when nothing more specific than the finding can be said.
+ * Decided by code: an authentication failure, a host not allowed, no answer at all. */
+const char *preflight_ch_refusal_fix(long http_status, int code);
 
 /* Split a logged problem into its finding and its fix: the text after ". Fix: " when there
  * is one; a config problem ("file:line: ...") gets "change the config at file:line"; other

@@ -2,12 +2,14 @@
  * test_errors — errors are classified by code, never by message text: the SQLSTATE of a
  * refused connection read out of libpq's verbose message (in German, in English, from
  * PgBouncer, and none when no server answered), and each decision pgch takes on a code,
- * from the code alone: a pooler's refusal, a replication slot that exists or may not be
- * created.
+ * from the code alone: a pooler's refusal, PostgreSQL's own refusal passed on by a proxy,
+ * a replication slot that exists or may not be created, and the fix check gives for a
+ * refused replication connection or a ClickHouse that refuses pgch's user.
  */
 #include <stdlib.h>
 
 #include "pg.h"
+#include "preflight.h"
 #include "slot.h"
 #include "tap.h"
 
@@ -86,10 +88,33 @@ static void test_slot_refusal(void)
 	is_int(slot_refusal(""), SLOT_REFUSED_OTHER, "no SQLSTATE (connection lost): neither");
 }
 
+static void test_preflight(void)
+{
+	ok(preflight_refused_by_postgres("28P01"), "28P01 wrong password: PostgreSQL's refusal, passed on by a proxy");
+	ok(preflight_refused_by_postgres("3D000"), "3D000 no such database: PostgreSQL's refusal");
+	ok(!preflight_refused_by_postgres("57P01"), "57P01 (terminated by an administrator): not a refusal of the request");
+	ok(preflight_replication_fix("28000") && strstr(preflight_replication_fix("28000"), "pg_hba.conf"),
+	   "a replication connection refused with 28000: the pg_hba.conf fix");
+	ok(!preflight_replication_fix("42501"), "refused with 42501: no pg_hba.conf fix");
+	ok(!preflight_replication_fix("53300"), "refused with 53300: no pg_hba.conf fix");
+
+	const char *fix;
+	ok((fix = preflight_ch_refusal_fix(500, 193)) && strstr(fix, "destination.password"),
+	   "ClickHouse 193 WRONG_PASSWORD (18.x): check user and password");
+	ok((fix = preflight_ch_refusal_fix(516, 516)) && strstr(fix, "destination.password"),
+	   "ClickHouse 516 AUTHENTICATION_FAILED: check user and password");
+	ok((fix = preflight_ch_refusal_fix(500, 192)) && strstr(fix, "destination.user"), "192 UNKNOWN_USER: check the user");
+	ok((fix = preflight_ch_refusal_fix(500, 195)) && strstr(fix, "allow this host"), "195 IP_ADDRESS_NOT_ALLOWED");
+	ok((fix = preflight_ch_refusal_fix(0, 0)) && strstr(fix, "destination.url"), "no answer at all: check the URL");
+	ok(!preflight_ch_refusal_fix(500, 62), "62 SYNTAX_ERROR: nothing more specific than the finding");
+	ok(!preflight_ch_refusal_fix(404, 0), "an HTTP error without a ClickHouse code: nothing more specific");
+}
+
 int main(void)
 {
 	test_connect_error_parse();
 	test_pooler();
 	test_slot_refusal();
+	test_preflight();
 	return done_testing();
 }
