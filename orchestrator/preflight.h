@@ -5,55 +5,23 @@
  * or FAIL with a one-line detail and, for WARN and FAIL, the exact fix (a SQL statement, a
  * config key or a server setting). It changes nothing on either server.
  *
- * preflight_refuse_pooler is called by every command that reads the source, right after
- * connecting: pgch needs the replication protocol, one server session that keeps the
- * exported snapshot alive while workers import it, and its own session settings in effect,
- * and PgBouncer, RDS Proxy and Supavisor provide none of these reliably. The signals and
- * why they do not fire for a direct connection, an SSH tunnel or NAT are in preflight.c.
+ * The work is split by job: preflight_source (PostgreSQL), preflight_dest (ClickHouse),
+ * preflight_pooler (what lies between pgch and PostgreSQL; also preflight_refuse_pooler,
+ * which every command that reads the source calls right after connecting) and
+ * preflight_findings (the report). This header is the face of all of them.
  */
 #ifndef PGCH_PREFLIGHT_H
 #define PGCH_PREFLIGHT_H
 
-#include <libpq-fe.h>
 #include <stdbool.h>
 
 #include "config.h"
+#include "preflight_dest.h"
+#include "preflight_findings.h"
+#include "preflight_pooler.h"
 
 /* Run every check, print the findings (aligned lines, or JSON with `json`) on stdout and
  * return the exit status: 0 when nothing FAILs, 1 otherwise. */
 int preflight_check(const Config *cfg, bool json);
-
-/* False (after logging one error with the reason and the fix) when `conn` goes through a
- * connection pooler; true for a direct connection. */
-bool preflight_refuse_pooler(const Config *cfg, PGconn *conn);
-
-/* ---- pure helpers, exposed for the unit tests */
-
-/* The managed pooler a documented endpoint belongs to ("RDS Proxy", "Supavisor", ...), or
- * NULL; *fix gets how to connect directly instead. Host names compare case-insensitively. */
-const char *preflight_pooler_endpoint(const char *host, int port, const char **fix);
-
-/* Does an error message come from PostgreSQL's own refusal of a connection (privileges,
- * pg_hba.conf, connection limits) rather than from something in between? */
-bool preflight_refused_by_postgres(const char *msg);
-
-/* One row of ClickHouse's system.grants for the current user or its roles; "*" stands for
- * NULL (any database / any table). */
-typedef struct ChGrant {
-	const char *access;     /* access_type, e.g. "CREATE TABLE", "ALL" */
-	const char *database;
-	const char *table;
-	bool revoke;            /* is_partial_revoke */
-} ChGrant;
-
-/* Do the grants allow `access` (e.g. "INSERT") on every table of `database`? A grant of a
- * parent privilege (CREATE for CREATE TABLE, ALL for everything) counts; a partial revoke
- * of it on the database or everywhere takes it away. */
-bool preflight_ch_grant_covers(const ChGrant *grants, int n, const char *database, const char *access);
-
-/* Split a logged problem into its finding and its fix: the text after ". Fix: " when there
- * is one; a config problem ("file:line: ...") gets "change the config at file:line"; other
- * messages get NULL. Both results are malloc'd. */
-void preflight_split_fix(const char *msg, const char *config_path, char **detail, char **fix);
 
 #endif

@@ -168,14 +168,19 @@ bool slot_create_exported(const Config *cfg, const char *slot, bool temporary, E
 	free(sql);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-		if (strstr(msg, "already exists"))
+		switch (slot_refusal(pg_sqlstate(res))) {
+		case SLOT_REFUSED_EXISTS:
 			log_error("replication slot %s already exists but this pipe has no record of creating it: if no "
 				  "other pipe uses it, drop it (SELECT pg_drop_replication_slot('%s')), or set pipe.slot",
 				  slot, slot);
-		else if (strstr(msg, "permission") || strstr(msg, "must be superuser or replication role"))
+			break;
+		case SLOT_REFUSED_PRIVILEGE:
 			log_error("cannot create replication slot %s: %s. Fix: ALTER ROLE %s REPLICATION", slot, msg, PQuser(conn));
-		else
+			break;
+		case SLOT_REFUSED_OTHER:
 			log_error("cannot create replication slot %s: %s", slot, msg);
+			break;
+		}
 		PQclear(res);
 		PQfinish(conn);
 		return false;
@@ -190,6 +195,15 @@ bool slot_create_exported(const Config *cfg, const char *slot, bool temporary, E
 	log_info("%sslot %s created at %s, snapshot %s", temporary ? "temporary " : "", slot, lsn, out->name);
 	PQclear(res);
 	return true;
+}
+
+SlotRefusal slot_refusal(const char *sqlstate)
+{
+	if (strcmp(sqlstate, PG_DUPLICATE_OBJECT) == 0)
+		return SLOT_REFUSED_EXISTS;
+	if (strcmp(sqlstate, PG_INSUFFICIENT_PRIVILEGE) == 0)
+		return SLOT_REFUSED_PRIVILEGE;
+	return SLOT_REFUSED_OTHER;
 }
 
 bool slot_snapshot_alive(ExportedSnapshot *s)

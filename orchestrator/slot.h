@@ -43,6 +43,11 @@ bool slot_ensure_publication(PGconn *conn, const Config *cfg, const Catalog *cat
 bool slot_info(PGconn *conn, const char *slot, SlotInfo *info);
 /* Create a slot with an exported snapshot; the connection is kept in out. */
 bool slot_create_exported(const Config *cfg, const char *slot, bool temporary, ExportedSnapshot *out);
+/* What a failed CREATE_REPLICATION_SLOT means, from its SQLSTATE (never its text, which is
+ * in the server's lc_messages): a slot of that name exists (42710), the role may not
+ * create one (42501), or anything else. */
+typedef enum SlotRefusal { SLOT_REFUSED_OTHER, SLOT_REFUSED_EXISTS, SLOT_REFUSED_PRIVILEGE } SlotRefusal;
+SlotRefusal slot_refusal(const char *sqlstate);
 /* Is the exporting connection still there? (Reads what the server sent, sends nothing.) */
 bool slot_snapshot_alive(ExportedSnapshot *s);
 void slot_release(ExportedSnapshot *s);

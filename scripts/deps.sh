@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # deps.sh — install the Debian packages pgch needs to build, test and demo, if missing.
 #
-# Checks each package with dpkg-query and installs only what is absent, so a second run
-# is a no-op that takes well under a second. Needs root (or sudo) only when installing.
+# Checks each package with dpkg-query and installs only what is absent, then generates the
+# de_DE.UTF-8 locale if it is missing (errors_locale.t runs PostgreSQL with German
+# messages), so a second run is a no-op that takes well under a second. Needs root (or
+# sudo) only when installing or generating.
 set -euo pipefail
 
 packages=(
@@ -14,6 +16,8 @@ packages=(
   curl perl procps iproute2 zstd
   # integration tests: an SSH bastion and a connection pooler to refuse
   openssh-server openssh-client pgbouncer
+  # integration tests: PostgreSQL's messages in another language (de_DE.UTF-8)
+  locales
 )
 
 missing=()
@@ -22,11 +26,24 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "deps: installing ${missing[*]}" >&2
 sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+
+# Generate de_DE.UTF-8 (PostgreSQL's German messages need it) unless locale -a lists it.
+ensure_locale() {
+  locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8' && return 0
+  echo "deps: generating the de_DE.UTF-8 locale" >&2
+  "${sudo[@]}" sed -i 's/^# *de_DE.UTF-8 UTF-8/de_DE.UTF-8 UTF-8/' /etc/locale.gen
+  grep -q '^de_DE.UTF-8 UTF-8' /etc/locale.gen || echo 'de_DE.UTF-8 UTF-8' | "${sudo[@]}" tee -a /etc/locale.gen >/dev/null
+  "${sudo[@]}" locale-gen >&2
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+  ensure_locale
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 # Package services must not start on install: tests start their own servers.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -38,3 +55,4 @@ if ! "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}" >&2
   "${sudo[@]}" apt-get update >&2
   "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}" >&2
 fi
+ensure_locale
