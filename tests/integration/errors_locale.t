@@ -15,6 +15,7 @@
 #     pooler's, and snapshot fails with the same line up to the server's own words.
 # ClickHouse translates nothing; its wrong password is told by its error code (193, or 516
 # on newer servers), and check gives the user/password fix.
+# exclusive: sets lc_messages for the whole server and adds a pg_hba.conf line
 . "$(dirname "$0")/lib.sh"
 
 locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8' || {
