@@ -647,7 +647,9 @@ int verify_run(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const ch
 	buf_init(&note);
 	int nselected = 0, ncompare = 0;
 	if (!destination_tables(ch, cfg, &present)) {
+		buf_free(&out);
 		buf_free(&present);
+		buf_free(&note);
 		return 1;
 	}
 	for (int i = 0; i < cat->ntables; i++) {
@@ -656,7 +658,9 @@ int verify_run(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const ch
 	}
 	if (nselected == 0) {
 		log_error("--table %s is not one of the pipe's tables (pgch plan lists them)", only);
+		buf_free(&out);
 		buf_free(&present);
+		buf_free(&note);
 		return 2;
 	}
 	ExportedSnapshot snap;
@@ -676,6 +680,7 @@ int verify_run(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const ch
 		PQclear(res);
 		if (!snap_ok) {
 			slot_release(&snap);
+			buf_free(&out);
 			buf_free(&present);
 			buf_free(&note);
 			return 1;
