@@ -1,7 +1,7 @@
 /*
- * config — the Lua configuration loader; see config.h for the sandbox and the rules.
+ * config — the Lua configuration loader; see config.h for the rules, sandbox.h for the sandbox.
  *
- * Layout: the sandbox (allocator, instruction hook, env/file, locked globals), then the
+ * Layout: the config's globals (env, file, the pgch library, the known names), then the
  * declarative field tables for each section, then the section parsers, then config_load.
  */
 #include "config.h"
@@ -12,7 +12,6 @@
 #include <libpq-fe.h>
 #include <limits.h>
 #include <lua.h>
-#include <lualib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,49 +22,15 @@
 #include "buf.h"
 #include "log.h"
 #include "lua_prelude.h" /* generated from lua/pgch.lua: LUA_PRELUDE */
+#include "sandbox.h"
 
 #define CONFIG_MEMORY_LIMIT (64u << 20)
 #define CONFIG_INSTRUCTION_LIMIT 200000000L
 
-/* ---------------------------------------------------------------- sandbox */
-
-typedef struct Sandbox {
-	size_t used;
-	long instructions;
-	char *dir; /* directory of the config, for file() */
-} Sandbox;
-
-static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-	Sandbox *sb = ud;
-	if (ptr == NULL)
-		osize = 0;
-	if (nsize == 0) {
-		free(ptr);
-		sb->used -= osize;
-		return NULL;
-	}
-	if (nsize > osize && sb->used + (nsize - osize) > CONFIG_MEMORY_LIMIT)
-		return NULL;
-	void *p = realloc(ptr, nsize);
-	if (p)
-		sb->used = sb->used - osize + nsize;
-	return p;
-}
-
-static void sandbox_hook(lua_State *L, lua_Debug *ar)
-{
-	(void)ar;
-	Sandbox *sb;
-	lua_getallocf(L, (void **)&sb);
-	sb->instructions += 10000;
-	if (sb->instructions > CONFIG_INSTRUCTION_LIMIT)
-		luaL_error(L, "configuration ran too long (more than %d million instructions): is there an endless loop?",
-			   (int)(CONFIG_INSTRUCTION_LIMIT / 1000000));
-}
+/* ---------------------------------------------------------------- config globals */
 
 /* env(name [, default]): an environment variable; unset without a default is an error. */
-static int sandbox_env(lua_State *L)
+static int config_env(lua_State *L)
 {
 	const char *name = luaL_checkstring(L, 1);
 	const char *v = getenv(name);
@@ -81,13 +46,13 @@ static int sandbox_env(lua_State *L)
 			  name, name);
 }
 
-/* file(path): the contents of a file (one trailing newline removed), relative to the config. */
-static int sandbox_file(lua_State *L)
+/* file(path): the contents of a file (one trailing newline removed), relative to the config
+ * (whose directory is the upvalue). */
+static int config_file(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
-	Sandbox *sb;
-	lua_getallocf(L, (void **)&sb);
-	char *full = path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", sb->dir, path);
+	const char *dir = lua_tostring(L, lua_upvalueindex(1));
+	char *full = path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", dir, path);
 	FILE *f = fopen(full, "rb");
 	if (!f) {
 		int e = errno;
@@ -115,14 +80,6 @@ static int sandbox_file(lua_State *L)
 
 static const char *const known_globals[] = {"source", "destination", "pipe", "tables", "on_table", "pgch", NULL};
 
-static bool is_known_global(const char *name)
-{
-	for (int i = 0; known_globals[i]; i++)
-		if (strcmp(known_globals[i], name) == 0)
-			return true;
-	return false;
-}
-
 static const char *closest(const char *name, const char *const *names)
 {
 	const char *best = NULL;
@@ -138,87 +95,34 @@ static const char *closest(const char *name, const char *const *names)
 	return (best && bestd <= (len < 6 ? 1 : 2)) ? best : NULL;
 }
 
-static int sandbox_newindex(lua_State *L)
-{
-	const char *name = lua_tostring(L, 2);
-	if (name && is_known_global(name)) {
-		lua_rawset(L, 1);
-		return 0;
-	}
-	luaL_where(L, 1);
-	const char *hint = name ? closest(name, known_globals) : NULL;
-	if (hint)
-		lua_pushfstring(L, "unknown global '%s'; did you mean '%s'?", name ? name : "?", hint);
-	else
-		lua_pushfstring(L, "unknown global '%s': a config sets source, destination, pipe, tables and hook "
-				   "functions such as on_table; use 'local' for helpers",
-				name ? name : "?");
-	lua_concat(L, 2);
-	return lua_error(L);
-}
+static const SandboxGlobals config_globals = {
+	known_globals,
+	"a config sets source, destination, pipe, tables and hook functions such as on_table; use 'local' for helpers",
+	closest,
+};
 
-static int sandbox_index(lua_State *L)
+/*
+ * The config's own globals in a new sandbox: env, file (relative to dir), and pgch, the
+ * helpers of the prelude (lua/pgch.lua) as a read-only library; then the globals are locked.
+ */
+static lua_State *config_sandbox(const char *dir)
 {
-	const char *name = lua_tostring(L, 2);
-	if (name && is_known_global(name))
-		return 0; /* optional globals read as nil */
-	luaL_where(L, 1);
-	lua_pushfstring(L, "undefined variable '%s'", name ? name : "?");
-	lua_concat(L, 2);
-	return lua_error(L);
-}
-
-static int sandbox_traceback(lua_State *L)
-{
-	const char *msg = lua_tostring(L, 1);
-	if (!msg)
-		msg = luaL_tolstring(L, 1, NULL);
-	lua_pushstring(L, msg);
-	return 1;
-}
-
-static lua_State *sandbox_open(Sandbox *sb)
-{
-	lua_State *L = lua_newstate(sandbox_alloc, sb);
+	lua_State *L = sandbox_new(CONFIG_MEMORY_LIMIT, CONFIG_INSTRUCTION_LIMIT);
 	if (!L)
 		return NULL;
-	static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},
-					{LUA_STRLIBNAME, luaopen_string},
-					{LUA_TABLIBNAME, luaopen_table},
-					{LUA_MATHLIBNAME, luaopen_math},
-					{LUA_UTF8LIBNAME, luaopen_utf8},
-					{NULL, NULL}};
-	for (const luaL_Reg *lib = libs; lib->func; lib++) {
-		luaL_requiref(L, lib->name, lib->func, 1);
-		lua_pop(L, 1);
-	}
-	static const char *const removed[] = {"dofile", "loadfile", "load", "require", "collectgarbage", NULL};
-	for (int i = 0; removed[i]; i++) {
-		lua_pushnil(L);
-		lua_setglobal(L, removed[i]);
-	}
-	lua_pushcfunction(L, sandbox_env);
+	lua_pushcfunction(L, config_env);
 	lua_setglobal(L, "env");
-	lua_pushcfunction(L, sandbox_file);
+	lua_pushstring(L, dir);
+	lua_pushcclosure(L, config_file, 1);
 	lua_setglobal(L, "file");
-	/* the prelude (lua/pgch.lua) returns the table of helpers that configs call as pgch.* */
-	if (luaL_loadbufferx(L, LUA_PRELUDE, sizeof LUA_PRELUDE - 1, "=lua/pgch.lua", "t") != LUA_OK ||
-	    lua_pcall(L, 0, 1, 0) != LUA_OK) {
-		log_error("the built-in Lua prelude failed: %s", lua_tostring(L, -1));
-		lua_close(L);
+	if (!sandbox_load(L, LUA_PRELUDE, sizeof LUA_PRELUDE - 1, "=lua/pgch.lua") ||
+	    !sandbox_pcall(L, 0, 1, "the built-in Lua prelude failed")) {
+		sandbox_close(L);
 		return NULL;
 	}
+	sandbox_protect_library(L, "pgch");
 	lua_setglobal(L, "pgch");
-	/* math.random is seeded from time in 5.4; configs must be deterministic anyway. */
-	lua_pushglobaltable(L);
-	lua_newtable(L);
-	lua_pushcfunction(L, sandbox_newindex);
-	lua_setfield(L, -2, "__newindex");
-	lua_pushcfunction(L, sandbox_index);
-	lua_setfield(L, -2, "__index");
-	lua_setmetatable(L, -2);
-	lua_pop(L, 1);
-	lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, 10000);
+	sandbox_lock_globals(L, &config_globals);
 	return L;
 }
 
@@ -1096,11 +1000,20 @@ static void finish(Parser *p)
 
 /* ---------------------------------------------------------------- public */
 
-void config_reset_budget(const Config *cfg)
+/*
+ * Read the globals the config set into the Config (the Parser is the light userdata
+ * argument). It runs under sandbox_pcall: a metamethod of a config's table is Lua code.
+ */
+static int parse_globals(lua_State *L)
 {
-	Sandbox *sb;
-	lua_getallocf(cfg->L, (void **)&sb);
-	sb->instructions = 0;
+	Parser *p = lua_touserdata(L, 1);
+	lua_pop(L, 1);
+	parse_source(p);
+	parse_destination(p);
+	parse_pipe(p);
+	parse_tables(p);
+	parse_hooks(p);
+	return 0;
 }
 
 Config *config_load(const char *path)
@@ -1131,40 +1044,27 @@ Config *config_load(const char *path)
 	fclose(f);
 	cfg->text = buf_steal(&text);
 
-	Sandbox *sb = xcalloc(1, sizeof *sb);
 	const char *slash = strrchr(path, '/');
-	sb->dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
-	lua_State *L = sandbox_open(sb);
-	if (!L) {
-		log_error("cannot create the Lua state");
-		free(sb->dir);
-		free(sb);
+	char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+	cfg->L = config_sandbox(dir);
+	free(dir);
+	if (!cfg->L) {
 		config_free(cfg);
 		return NULL;
 	}
-	cfg->L = L;
-	p.L = L;
+	p.L = cfg->L;
 
-	lua_pushcfunction(L, sandbox_traceback);
 	char *chunkname = xasprintf("@%s", path);
-	int rc = luaL_loadbufferx(L, cfg->text, strlen(cfg->text), chunkname, "t");
+	bool ran = sandbox_load(p.L, cfg->text, strlen(cfg->text), chunkname) && sandbox_pcall(p.L, 0, 0, NULL);
 	free(chunkname);
-	if (rc == LUA_OK)
-		rc = lua_pcall(L, 0, 0, -2);
-	if (rc != LUA_OK) {
-		const char *msg = lua_tostring(L, -1);
-		const char *kind = rc == LUA_ERRSYNTAX ? "syntax error: " : rc == LUA_ERRMEM ? "out of memory (limit 64 MB): " : "";
-		log_error("%s%s", kind, msg ? msg : "(error object is not a string)");
+	if (!ran) {
 		config_free(cfg);
 		return NULL;
 	}
-	lua_pop(L, 1); /* traceback handler */
-
-	parse_source(&p);
-	parse_destination(&p);
-	parse_pipe(&p);
-	parse_tables(&p);
-	parse_hooks(&p);
+	lua_pushcfunction(p.L, parse_globals);
+	lua_pushlightuserdata(p.L, &p);
+	if (!sandbox_pcall(p.L, 1, 0, NULL))
+		p.ok = false;
 	if (p.ok)
 		finish(&p);
 	if (!p.ok) {
@@ -1201,13 +1101,7 @@ void config_free(Config *cfg)
 {
 	if (!cfg)
 		return;
-	if (cfg->L) {
-		Sandbox *sb;
-		lua_getallocf(cfg->L, (void **)&sb);
-		lua_close(cfg->L);
-		free(sb->dir);
-		free(sb);
-	}
+	sandbox_close(cfg->L);
 	for (int i = 0; i < cfg->source.n_params; i++) {
 		free(cfg->source.params[i].key);
 		free(cfg->source.params[i].val);

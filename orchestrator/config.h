@@ -1,11 +1,12 @@
 /*
  * config — load a pipe's Lua configuration (DESIGN.md §6) into a Config.
  *
- * The file runs in a sandbox: only the base (minus file loading), string, table, math and
- * utf8 libraries, plus env(name[, default]) and file(path) to read secrets. Memory is capped
- * by a custom allocator and run time by an instruction-count hook. The global table is
- * locked: reading an undefined name or assigning an unknown global is an error, so a typo
- * is reported instead of silently becoming nil.
+ * The file runs in a sandbox (sandbox.h): only the base (minus file loading), string, table,
+ * math and utf8 libraries, plus env(name[, default]) and file(path) to read secrets and the
+ * read-only helper library pgch (lua/pgch.lua). Memory is capped at 64 MB and run time at
+ * 200 million instructions, for the config and again for each hook call. The global table
+ * is locked: reading an undefined name or assigning an unknown global is an error, so a typo
+ * is reported instead of silently becoming nil; print writes to the log on stderr.
  *
  * After the chunk runs, the globals are validated against declarative field tables; every
  * mistake (unknown key, wrong type, out-of-range value, duplicate target) produces one
@@ -101,12 +102,9 @@ typedef struct Config {
 	} pipe;
 	TableRule *rules;
 	int n_rules;
-	lua_State *L;       /* kept open for hooks */
+	lua_State *L;       /* the sandbox, kept open for hooks */
 	int hook_on_table;  /* registry ref or LUA_NOREF */
 } Config;
-
-/* Give a hook call a fresh instruction budget. */
-void config_reset_budget(const Config *cfg);
 
 /* Load and validate; on failure the error has been printed and NULL is returned. */
 Config *config_load(const char *path);
