@@ -1,11 +1,12 @@
 /*
  * config — load a pipe's Lua configuration (DESIGN.md §6) into a Config.
  *
- * The file runs in a sandbox: only the base (minus file loading), string, table, math and
- * utf8 libraries, plus env(name[, default]) and file(path) to read secrets. Memory is capped
- * by a custom allocator and run time by an instruction-count hook. The global table is
- * locked: reading an undefined name or assigning an unknown global is an error, so a typo
- * is reported instead of silently becoming nil.
+ * The file runs in a sandbox (sandbox.h): only the base (minus file loading), string, table,
+ * math and utf8 libraries, plus env(name[, default]) and file(path) to read secrets and the
+ * read-only helper library pgch (lua/pgch.lua). Memory is capped at 64 MB and run time at
+ * 200 million instructions, for the config and again for each hook call. The global table
+ * is locked: reading an undefined name or assigning an unknown global is an error, so a typo
+ * is reported instead of silently becoming nil; print writes to the log on stderr.
  *
  * After the chunk runs, the globals are validated against declarative field tables; every
  * mistake (unknown key, wrong type, out-of-range value, duplicate target) produces one
@@ -107,12 +108,9 @@ typedef struct Config {
 	} pipe;
 	TableRule *rules;
 	int n_rules;
-	lua_State *L;       /* kept open for hooks */
+	lua_State *L;       /* the sandbox, kept open for hooks */
 	int hook_on_table;  /* registry ref or LUA_NOREF */
 } Config;
-
-/* Give a hook call a fresh instruction budget. */
-void config_reset_budget(const Config *cfg);
 
 /* Load and validate; on failure the error has been printed and NULL is returned. */
 Config *config_load(const char *path);
@@ -124,6 +122,12 @@ void config_error_at(const Config *cfg, int line, const char *fmt, ...) __attrib
 /* Line of the first occurrence of a quoted string literal, or of `key =`, 0 if not found. */
 int config_line_of_string(const Config *cfg, const char *s);
 
+/* Line of `key =` (not `==`, not in a comment) at or after from_line, 0 if not found. */
+int config_key_line(const Config *cfg, int from_line, const char *key);
+
+/* The name in names (NULL-terminated) close enough to name to suggest it, or NULL. */
+const char *config_closest(const char *name, const char *const *names);
+
 /* Policy for one column of a rule (falls back to "*" in the rule, then pipe.on_unrepresentable). */
 Unrepresentable config_unrep_policy(const Config *cfg, const TableRule *rule, const char *column);
 
@@ -132,5 +136,26 @@ bool config_glob_match(const char *pattern, const char *name);
 
 /* Levenshtein distance, for "did you mean" suggestions. */
 int config_edit_distance(const char *a, const char *b);
+
+/*
+ * The loader's own, shared by its files: config.c (the sandbox, source, destination, pipe,
+ * hooks, config_load), config_table.c (the tables section), config_text.c (positions and
+ * messages). Not for other modules.
+ */
+typedef struct ConfigParser {
+	Config *cfg;
+	lua_State *L;
+	bool ok; /* false after the first mistake; every mistake is still reported */
+} ConfigParser;
+
+/* Report a mistake at a line (as config_error_at) and remember that the config is wrong. */
+void config_parse_error(ConfigParser *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* "unknown key 'k' in section" with "did you mean" or the list of known keys. */
+void config_unknown_key(ConfigParser *p, int line, const char *section, const char *key, const char *const *known);
+
+/* The global `tables` into cfg->rules (config_table.c). */
+void config_parse_tables(ConfigParser *p);
+void config_free_rule(TableRule *r);
 
 #endif

@@ -13,8 +13,9 @@
  *   t.version_column, t.is_deleted_column, t.synced_at_column   pgch's own columns (read-only)
  *
  * and may change it in place (or return a replacement). The result goes through the same
- * validation as the config's own table options; a Lua error is reported with its line. The
- * call runs under the sandbox's memory and instruction limits.
+ * validation as the config's own table options; a Lua error is reported with its line. Each
+ * call runs under the sandbox's memory and instruction limits (sandbox.h), with a fresh
+ * instruction budget.
  */
 #include "hooks.h"
 
@@ -25,6 +26,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "sandbox.h"
 
 static void push_string_list(lua_State *L, char **v, int n)
 {
@@ -86,16 +88,6 @@ static void push_table(lua_State *L, const Table *t, const Config *cfg)
 	}
 	lua_newtable(L);
 	lua_setfield(L, -2, "after");
-}
-
-/* The message handler: the error's own text, which names the config's file and line (the
- * pgch.* helpers raise their errors at their caller's line), without a stack traceback, so
- * the error stays one line. */
-static int error_message(lua_State *L)
-{
-	const char *msg = lua_tostring(L, 1);
-	lua_pushstring(L, msg ? msg : "(error object is not a string)");
-	return 1;
 }
 
 /* Read the hook's result (at the top of the stack) back into t. */
@@ -251,30 +243,41 @@ static bool read_back(lua_State *L, const Config *cfg, const ChCaps *caps, Table
 	return ok;
 }
 
+typedef struct HookCall {
+	const Config *cfg;
+	const ChCaps *caps;
+	Table *t;
+	bool ok; /* the result passed the checks */
+} HookCall;
+
+/*
+ * Under sandbox_pcall, with the HookCall as the light userdata argument: build t, call
+ * on_table(t), read the result back. All of it is protected, as building t allocates within
+ * the sandbox's memory limit and reading the result may run the result's metamethods.
+ */
+static int call_on_table(lua_State *L)
+{
+	HookCall *hc = lua_touserdata(L, 1);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, hc->cfg->hook_on_table);
+	push_table(L, hc->t, hc->cfg);
+	lua_pushvalue(L, -1);
+	lua_rotate(L, -3, 1); /* keep the argument below the call: t, function, t */
+	lua_call(L, 1, 1);
+	if (!lua_istable(L, -1))
+		lua_pop(L, 1); /* nothing returned: the argument was changed in place */
+	hc->ok = read_back(L, hc->cfg, hc->caps, hc->t);
+	return 0;
+}
+
 bool hooks_on_table(const Config *cfg, const ChCaps *caps, Table *t)
 {
 	if (cfg->hook_on_table == LUA_NOREF || !cfg->L)
 		return true;
-	lua_State *L = cfg->L;
-	config_reset_budget(cfg);
-	lua_pushcfunction(L, error_message);
-	lua_rawgeti(L, LUA_REGISTRYINDEX, cfg->hook_on_table);
-	push_table(L, t, cfg);
-	lua_pushvalue(L, -1);
-	int base = lua_gettop(L) - 3; /* message handler, function, arg, arg copy */
-	lua_rotate(L, base + 1, 1);   /* keep a reference to the argument below the call */
-	/* stack: message handler, argcopy, function, arg */
-	if (lua_pcall(L, 1, 1, base) != LUA_OK) {
-		log_error("on_table(%s) failed: %s", t->display, lua_tostring(L, -1));
-		lua_settop(L, base - 1);
-		return false;
-	}
-	if (!lua_istable(L, -1)) {
-		lua_pop(L, 1); /* nothing returned: the argument was changed in place */
-	} else {
-		lua_remove(L, -2);
-	}
-	bool ok = read_back(L, cfg, caps, t);
-	lua_settop(L, base - 1);
-	return ok;
+	HookCall hc = {cfg, caps, t, false};
+	char *what = xasprintf("on_table(%s) failed", t->display);
+	lua_pushcfunction(cfg->L, call_on_table);
+	lua_pushlightuserdata(cfg->L, &hc);
+	bool ran = sandbox_pcall(cfg->L, 1, 0, what);
+	free(what);
+	return ran && hc.ok;
 }
