@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "pg.h"
+#include "runcheck.h"
 #include "scheduler.h"
 #include "schema.h"
 #include "target.h"
@@ -221,7 +222,7 @@ PrepareResult prepare_run(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, con
 		prepared_free(out);
 		return r;
 	}
-	if (!slot_decide(cfg, o, prior, &info, &plan))
+	if (!slot_decide(cfg, o, prior, &info, &plan) || !runcheck(pg, ch, cfg, cat, plan != SLOT_RESUME && !info.exists))
 		goto fail;
 
 	/* create */

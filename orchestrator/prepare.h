@@ -4,7 +4,7 @@
  *
  *   1. look: take the pipe's lock, read the recorded progress and the slot (creates nothing);
  *   2. decide: a snapshot that already finished; resume from the recorded slot, or create
- *      it; and refuse what cannot work with the slot as it is;
+ *      it; and refuse what cannot work: the slot's state here, the servers' in runcheck.c;
  *   3. create: the state table, --restart's clean slate, the plan (the stored one where
  *      there is one, so a resumed run keeps its ranges), the publication, then the slot with
  *      its exported snapshot (slot.h: in that order), the ClickHouse tables, the plan's rows.
