@@ -10,7 +10,6 @@
 #include "log.h"
 #include "pg.h"
 #include "runcheck.h"
-#include "scheduler.h"
 #include "schema.h"
 #include "target.h"
 
@@ -180,13 +179,15 @@ static bool add_new_columns(PGconn *pg, ChConn *ch, const Config *cfg, Catalog *
 	return true;
 }
 
-bool prepare_recopy(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, int ti, const Plan *plan, uint64_t unrep,
-		    const char *restart_hint)
+bool prepare_recopy(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, Sched *sched, int ti, uint64_t newest_lsn,
+		    uint64_t unrep, const char *restart_hint)
 {
 	Table *t = &cat->tables[ti];
 	bool changed;
 	if (!catalog_refresh(pg, cfg, &ch->caps, t, restart_hint, &changed) || !target_reset(ch, cfg, t, changed))
 		return false;
+	sched_reset_table(sched, ti, newest_lsn);
+	const Plan *plan = &sched->plan;
 	StateRecord *rows = xcalloc((size_t)plan->nparts + 1, sizeof(StateRecord));
 	int n = 0;
 	for (int i = 0; i < plan->nparts; i++)

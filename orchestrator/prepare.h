@@ -22,6 +22,7 @@
 #include "ch.h"
 #include "config.h"
 #include "plan.h"
+#include "scheduler.h"
 #include "slot.h"
 #include "state.h"
 
@@ -52,11 +53,12 @@ typedef struct PrepareOptions {
 PrepareResult prepare_run(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const PrepareOptions *o, Prepared *out);
 
 /*
- * Table ti, to be copied again while the run goes on (its partitions already reset in plan):
- * its columns read anew (catalog_refresh), its destination emptied or recreated, its
- * partitions recorded to do. false (logged) if it cannot be copied as it is now.
+ * Table ti, to be copied again while the run goes on: its columns read anew
+ * (catalog_refresh), its destination emptied or recreated, then its partitions made to do
+ * again in sched, for workers with a snapshot newer than newest_lsn (sched_reset_table), and
+ * recorded so. false (logged), with nothing reset, if it cannot be copied as it is now.
  */
-bool prepare_recopy(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, int ti, const Plan *plan, uint64_t unrep,
-		    const char *restart_hint);
+bool prepare_recopy(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, Sched *sched, int ti, uint64_t newest_lsn,
+		    uint64_t unrep, const char *restart_hint);
 
 #endif

@@ -180,7 +180,7 @@ static bool fork_worker(Sup *s, int pi)
 /* Start what the scheduler says can start now. */
 static void launch_partitions(Sup *s, double now)
 {
-	bool hold = s->stopping || (s->run_mode && sched_any_resync(&s->sched));
+	bool hold = s->stopping || s->failed || (s->run_mode && sched_any_resync(&s->sched));
 	for (;;) {
 		SchedAction a = sched_next(&s->sched, now, hold);
 		if (a.step == SCHED_WAIT)
@@ -442,8 +442,7 @@ static bool do_resyncs(Sup *s)
 		for (int i = 0; i < s->sched.nworkers; i++)
 			if (s->sched.workers[i].lsn > newest)
 				newest = s->sched.workers[i].lsn;
-		sched_reset_table(&s->sched, ti, newest);
-		if (!prepare_recopy(s->cfg, s->pg, s->ch, s->cat, ti, &s->sched.plan, (uint64_t)s->unrep[ti],
+		if (!prepare_recopy(s->cfg, s->pg, s->ch, s->cat, &s->sched, ti, newest, (uint64_t)s->unrep[ti],
 				    s->run_mode ? "pgch run --restart" : "pgch snapshot --restart"))
 			return false;
 		s->lines[ti].done = false;
