@@ -1,25 +1,23 @@
 /*
- * catalog — table discovery, column mapping and the checks of DESIGN.md §3–4; see catalog.h.
+ * catalog — table discovery and the checks of DESIGN.md §3–4; see catalog.h.
  *
- * Layout: selection (patterns against pg_class), types (domains resolved, arrays to their
- * element), columns, keys, leaves and row estimates, per-table decisions (key, ORDER BY,
- * PARTITION BY), then the public entry points.
+ * Layout: selection (patterns against pg_class), columns (read in catalog_columns.c, checked
+ * against the config here), keys, per-table decisions (key, ORDER BY, PARTITION BY),
+ * privileges, leaves and row estimates, then the public entry points.
  */
 #include "catalog.h"
 
 #include <ctype.h>
-#include <lauxlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
-#include "ch.h"
 #include "hooks.h"
+#include <lauxlib.h>
 #include "log.h"
 #include "pg.h"
-#include "rowbinary.h"
 
 /* ---------------------------------------------------------------- selection */
 
@@ -73,71 +71,6 @@ static const char *closest_table(Candidate *cands, int n, const char *name)
 	return best;
 }
 
-/* ---------------------------------------------------------------- types */
-
-typedef struct TypeInfo {
-	uint32_t oid;
-	int32_t typmod;
-	char *typname;
-	char typtype;
-	bool array;
-	char delim;
-} TypeInfo;
-
-/* Resolve domains to their base type and arrays to their (resolved) element type. */
-static bool resolve_type(PGconn *conn, uint32_t oid, int32_t typmod, TypeInfo *out)
-{
-	memset(out, 0, sizeof *out);
-	out->typmod = typmod;
-	bool array = false;
-	char delim = ',';
-	for (int depth = 0; depth < 32; depth++) {
-		char oidbuf[16];
-		snprintf(oidbuf, sizeof oidbuf, "%u", oid);
-		const char *params[1] = {oidbuf};
-		PGresult *res = pg_query_params(conn,
-						"SELECT typname, typtype, typbasetype, typtypmod, typcategory, typelem, typdelim "
-						"FROM pg_type WHERE oid = $1::oid",
-						1, params);
-		if (!res)
-			return false;
-		if (PQntuples(res) != 1) {
-			PQclear(res);
-			log_error("type %u not found in pg_type", oid);
-			return false;
-		}
-		char typtype = PQgetvalue(res, 0, 1)[0];
-		uint32_t base = (uint32_t)strtoul(PQgetvalue(res, 0, 2), NULL, 10);
-		int32_t basemod = atoi(PQgetvalue(res, 0, 3));
-		char category = PQgetvalue(res, 0, 4)[0];
-		uint32_t elem = (uint32_t)strtoul(PQgetvalue(res, 0, 5), NULL, 10);
-		char tdelim = PQgetvalue(res, 0, 6)[0];
-		if (typtype == 'd') {
-			oid = base;
-			if (basemod >= 0)
-				out->typmod = basemod;
-			PQclear(res);
-			continue;
-		}
-		if (!array && category == 'A' && elem != 0) {
-			array = true;
-			oid = elem;
-			PQclear(res);
-			continue;
-		}
-		out->oid = oid;
-		out->typname = xstrdup(PQgetvalue(res, 0, 0));
-		out->typtype = typtype;
-		if (array)
-			delim = tdelim;
-		PQclear(res);
-		out->array = array;
-		out->delim = delim;
-		return true;
-	}
-	log_error("type %u: domain chain too deep", oid);
-	return false;
-}
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -163,125 +96,12 @@ static void cols_list(const Table *t, const int *idx, int n, Buf *out)
 		buf_printf(out, "%s%s", i ? ", " : "", t->cols[idx[i]].name);
 }
 
-static int rule_line(const Config *cfg, const TableRule *r, const char *key)
+/* The config line of the rule that selected a table (0: none), for messages. */
+static int rule_line(const TableRule *r)
 {
-	(void)cfg;
-	(void)key;
 	return r ? r->line : 0;
 }
 
-/* ---------------------------------------------------------------- columns */
-
-bool catalog_read_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, const Table *t, Column **out, int *nout,
-			  bool *ok)
-{
-	char oidbuf[16];
-	snprintf(oidbuf, sizeof oidbuf, "%u", t->oid);
-	const char *params[1] = {oidbuf};
-	PGresult *res = pg_query_params(conn,
-					"SELECT a.attname, a.attnum, a.atttypid, a.atttypmod, format_type(a.atttypid, a.atttypmod), "
-					"a.attnotnull, a.attgenerated, a.atthasmissing, a.attndims "
-					"FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
-					"ORDER BY a.attnum",
-					1, params);
-	if (!res)
-		return false;
-	const TableRule *r = t->rule;
-	int n = PQntuples(res);
-	Column *cols = xcalloc((size_t)n + 1, sizeof(Column));
-	int ncols = 0;
-	*out = cols;
-	*nout = 0;
-	TypeOptions topt = {strcmp(cfg->dest.timestamp_fallback, "datetime") == 0,
-			    strcmp(cfg->dest.numeric_unconstrained, "decimal") == 0};
-	for (int i = 0; i < n; i++) {
-		const char *name = PQgetvalue(res, i, 0);
-		bool excluded = false;
-		for (int k = 0; r && k < r->n_exclude_columns; k++)
-			if (strcmp(r->exclude_columns[k], name) == 0)
-				excluded = true;
-		if (excluded)
-			continue;
-		Column *c = &cols[ncols++];
-		*nout = ncols;
-		c->name = xstrdup(name);
-		c->attnum = atoi(PQgetvalue(res, i, 1));
-		c->type_oid = (uint32_t)strtoul(PQgetvalue(res, i, 2), NULL, 10);
-		int32_t typmod = atoi(PQgetvalue(res, i, 3));
-		c->type_name = xstrdup(PQgetvalue(res, i, 4));
-		c->notnull = PQgetvalue(res, i, 5)[0] == 't';
-		c->generated = PQgetvalue(res, i, 6)[0];
-		c->has_missing_default = PQgetvalue(res, i, 7)[0] == 't';
-		int ndims = atoi(PQgetvalue(res, i, 8));
-		TypeInfo ti;
-		if (!resolve_type(conn, c->type_oid, typmod, &ti)) {
-			PQclear(res);
-			return false;
-		}
-		c->pg_typname = ti.typname;
-		c->pg.oid = ti.oid;
-		c->pg.name = c->pg_typname;
-		c->pg.typtype = ti.typtype;
-		c->pg.typmod = ti.typmod;
-		c->pg.array = ti.array;
-		c->pg.ndims = ndims;
-		c->pg.notnull = c->notnull;
-		c->delim = ti.delim;
-		c->policy = config_unrep_policy(cfg, r, c->name);
-
-		const char *override = NULL;
-		for (int k = 0; r && k < r->n_types; k++)
-			if (strcmp(r->types[k].key, c->name) == 0)
-				override = r->types[k].val;
-		if (override) {
-			char err[256];
-			ChType ch;
-			if (!types_parse(override, caps, &ch, err, sizeof err)) {
-				config_error_at(cfg, config_line_of_string(cfg, override), "%s.%s: types = \"%s\": %s", t->display,
-						c->name, override, err);
-				*ok = false;
-				continue;
-			}
-			bool explicit_nullable = ch.nullable;
-			c->kind = (ti.array == ch.array) ? types_pg_kind(&c->pg) : PG_OTHER;
-			if (ch.array && !ti.array) {
-				config_error_at(cfg, config_line_of_string(cfg, override),
-						"%s.%s: types = \"%s\": the column (%s) is not an array", t->display, c->name,
-						override, c->type_name);
-				*ok = false;
-				continue;
-			}
-			if (!ch.array && ti.array && ch.kind != CH_STRING) {
-				config_error_at(cfg, config_line_of_string(cfg, override),
-						"%s.%s: types = \"%s\": an array column can become Array(T) or String", t->display,
-						c->name, override);
-				*ok = false;
-				continue;
-			}
-			if (!types_compatible(c->kind, &ch, err, sizeof err)) {
-				config_error_at(cfg, config_line_of_string(cfg, override), "%s.%s (%s): types = \"%s\": %s",
-						t->display, c->name, c->type_name, override, err);
-				*ok = false;
-				continue;
-			}
-			if (!ch.array)
-				ch.nullable = explicit_nullable || !c->notnull;
-			ch.text_form = ch.kind == CH_STRING && c->kind != PG_TEXT && c->kind != PG_BYTEA && c->kind != PG_JSONB;
-			c->ch = ch;
-			c->overridden = true;
-		} else {
-			types_map(&c->pg, caps, &topt, &c->ch, &c->kind);
-		}
-		/* "null" policy on a NOT NULL column that can hold unrepresentable values: make room. */
-		if (c->policy == UNREP_NULL && !c->ch.array &&
-		    (c->ch.kind == CH_DATE || c->ch.kind == CH_DATE32 || c->ch.kind == CH_DATETIME ||
-		     c->ch.kind == CH_DATETIME64 || c->ch.kind == CH_DECIMAL))
-			c->ch.nullable = true;
-		c->binary = types_binary_ok(c->kind, &c->ch);
-	}
-	PQclear(res);
-	return true;
-}
 
 static bool load_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, Table *t, bool *ok)
 {
@@ -292,15 +112,6 @@ static bool load_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, Ta
 	return true;
 }
 
-void catalog_free_columns(Column *cols, int n)
-{
-	for (int i = 0; i < n; i++) {
-		free(cols[i].name);
-		free(cols[i].type_name);
-		free(cols[i].pg_typname);
-	}
-	free(cols);
-}
 
 /* exclude_columns and types must name existing columns (checked against the full list). */
 static bool check_column_names(PGconn *conn, const Config *cfg, Table *t)
@@ -493,7 +304,7 @@ static bool decide_keys(PGconn *conn, const Config *cfg, Table *t)
 		for (int i = 0; i < r->n_order_by; i++) {
 			int c = column_index(t, r->order_by[i]);
 			if (c < 0) {
-				config_error_at(cfg, rule_line(cfg, r, "order_by"),
+				config_error_at(cfg, rule_line(r),
 						"%s: order_by column \"%s\" is excluded or does not exist", t->display, r->order_by[i]);
 				ok = false;
 				goto out;
@@ -535,7 +346,7 @@ static bool check_order(const Config *cfg, Table *t)
 			Buf k;
 			buf_init(&k);
 			cols_list(t, t->key, t->nkey, &k);
-			config_error_at(cfg, rule_line(cfg, r, "order_by"),
+			config_error_at(cfg, rule_line(r),
 					"%s: order_by must contain the key columns (%s): ClickHouse deduplicates rows with equal "
 					"ORDER BY, and deletes carry only the key",
 					t->display, k.data);
@@ -546,7 +357,7 @@ static bool check_order(const Config *cfg, Table *t)
 	for (int i = 0; i < t->norder; i++) {
 		Column *c = &t->cols[t->order[i]];
 		if (!in_list(t->key, t->nkey, t->order[i]) && t->replident != 'f') {
-			config_error_at(cfg, rule_line(cfg, r, "order_by"),
+			config_error_at(cfg, rule_line(r),
 					"%s: order_by column \"%s\" is not part of the key, so an UPDATE that changes it "
 					"cannot find the old row; run ALTER TABLE %s REPLICA IDENTITY FULL (the old row is "
 					"then sent with each change) or leave it out of order_by",
@@ -554,14 +365,14 @@ static bool check_order(const Config *cfg, Table *t)
 			ok = false;
 		}
 		if (!c->notnull) {
-			config_error_at(cfg, rule_line(cfg, r, "order_by"),
+			config_error_at(cfg, rule_line(r),
 					"%s: column \"%s\" can be NULL, and ClickHouse sorting keys cannot be Nullable: add "
 					"NOT NULL to it or leave it out of order_by",
 					t->display, c->name);
 			ok = false;
 		}
 		if (c->ch.array) {
-			config_error_at(cfg, rule_line(cfg, r, "order_by"), "%s: array column \"%s\" cannot be in ORDER BY",
+			config_error_at(cfg, rule_line(r), "%s: array column \"%s\" cannot be in ORDER BY",
 					t->display, c->name);
 			ok = false;
 		}
@@ -902,71 +713,4 @@ Table *catalog_find(Catalog *cat, const char *name)
 		if (strcmp(cat->tables[i].display, name) == 0 || strcmp(cat->tables[i].target, name) == 0)
 			return &cat->tables[i];
 	return NULL;
-}
-
-static void pg_ident(Buf *b, const char *s)
-{
-	buf_put_u8(b, '"');
-	for (; *s; s++) {
-		if (*s == '"')
-			buf_put_u8(b, '"');
-		buf_put_u8(b, (uint8_t)*s);
-	}
-	buf_put_u8(b, '"');
-}
-
-void catalog_select_expr(const Table *t, int c, Buf *b)
-{
-	if (t->cols[c].binary) {
-		pg_ident(b, t->cols[c].name);
-		return;
-	}
-	/* the output function's form; num_nulls keeps NULL (format() would print '') and is
-	 * not fooled by a composite whose fields are all NULL */
-	buf_puts(b, "CASE WHEN num_nulls(");
-	pg_ident(b, t->cols[c].name);
-	buf_puts(b, ") = 0 THEN format('%s', ");
-	pg_ident(b, t->cols[c].name);
-	buf_puts(b, ") END");
-}
-
-char *catalog_select_list(const Table *t)
-{
-	return catalog_select_list_except(t, NULL);
-}
-
-char *catalog_select_list_except(const Table *t, const bool *absent)
-{
-	Buf b;
-	buf_init(&b);
-	for (int i = 0; i < t->ncols; i++) {
-		if (i)
-			buf_puts(&b, ", ");
-		if (absent && absent[i])
-			buf_puts(&b, "NULL");
-		else
-			catalog_select_expr(t, i, &b);
-	}
-	return buf_steal(&b);
-}
-
-char *catalog_insert_columns(const Table *t, const Config *cfg)
-{
-	Buf b;
-	buf_init(&b);
-	for (int i = 0; i < t->ncols; i++) {
-		ch_quote_ident(&b, t->cols[i].name);
-		buf_puts(&b, ", ");
-	}
-	ch_quote_ident(&b, cfg->dest.version_column);
-	buf_puts(&b, ", ");
-	ch_quote_ident(&b, cfg->dest.deleted_column);
-	return buf_steal(&b);
-}
-
-void catalog_conv_init(const Column *c, const ChCaps *caps, ColConv *out)
-{
-	rowbinary_init(out, c->kind, &c->ch, c->policy, caps);
-	out->tz = c->pg.oid == OID_TIMESTAMPTZ;
-	out->delim = c->delim;
 }

@@ -1,5 +1,6 @@
 /*
- * catalog — discover the selected source tables and decide their ClickHouse shape.
+ * catalog — discover the selected source tables and decide their ClickHouse shape
+ * (catalog.c: tables, keys, checks; catalog_columns.c: columns, refresh, column lists).
  *
  * catalog_discover reads pg_class/pg_attribute/pg_index/pg_type once for every table the
  * config's patterns select (roots only; partitioned tables are listed with their leaves),
@@ -97,6 +98,16 @@ void catalog_free(Catalog *cat);
 bool catalog_read_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, const Table *t, Column **out, int *nout,
 			  bool *ok);
 void catalog_free_columns(Column *cols, int n);
+/*
+ * Before a table is copied again (the reason may be a schema change the stream could not
+ * apply): read its columns anew and take them into t, its key and ORDER BY following their
+ * columns. *changed: its ClickHouse shape differs, so its destination table must be created
+ * again. false (logged) when it cannot be copied as it is now: a column no longer maps, a
+ * key column is gone (restart_hint names the command that starts over), or an ORDER BY
+ * column can be NULL.
+ */
+bool catalog_refresh(PGconn *conn, const Config *cfg, const ChCaps *caps, Table *t, const char *restart_hint,
+		     bool *changed);
 
 /* The value converter for a column (its decoder, ClickHouse type, policy, text details). */
 typedef struct ColConv ColConv;

@@ -1,6 +1,7 @@
 /*
  * cli — command implementations; see cli.h. The long-running commands (snapshot, run)
- * hand over to the supervisor; the others are short and talk to both servers directly.
+ * hand over to the supervisor; the others are short and talk to both servers directly,
+ * reading and writing recorded progress as typed rows (state.h).
  */
 #include "cli.h"
 
@@ -205,10 +206,10 @@ int cli_status(const char *config, const CliOptions *o)
 			lag = strtod(PQgetvalue(res, 0, 0), NULL);
 		PQclear(res);
 	}
-	const StateRow *pipe = reached ? state_find(&st, "", -1) : NULL;
-	const char *pstatus = !reached ? "unknown" : pipe ? pipe->status : "new";
+	const StateRecord *pipe = reached ? state_find(&st, STATE_PIPE, NULL, 0) : NULL;
+	const char *pstatus = !reached ? "unknown" : pipe ? state_status_name(pipe->status) : "new";
 	/* recorded as snapshotting or streaming, but no pgch holds the pipe: the last run died */
-	bool ended = pipe && !running && (strcmp(pstatus, "snapshotting") == 0 || strcmp(pstatus, "streaming") == 0);
+	bool ended = pipe && !running && (pipe->status == STATE_SNAPSHOTTING || pipe->status == STATE_STREAMING);
 	uint64_t retained = info.exists && current > info.restart_lsn ? current - info.restart_lsn : 0;
 	uint64_t behind = info.exists && current > info.confirmed_flush ? current - info.confirmed_flush : 0;
 	Buf out;
@@ -237,7 +238,7 @@ int cli_status(const char *config, const CliOptions *o)
 		else
 			buf_puts(&out, ", \"lag_seconds\": null}, \"tables\": [");
 	} else {
-		buf_printf(&out, "pipe %s: %s%s\n", cfg->pipe.name, !reached ? "unknown (ClickHouse is unreachable, see above)" : pipe ? pipe->status : "never run",
+		buf_printf(&out, "pipe %s: %s%s\n", cfg->pipe.name, !reached ? "unknown (ClickHouse is unreachable, see above)" : pipe ? pstatus : "never run",
 			   running ? " (a pgch is running it)"
 			   : ended ? " when the last run ended, and no pgch is running it now: see that run's log; "
 				     "pgch run continues"
@@ -255,15 +256,15 @@ int cli_status(const char *config, const CliOptions *o)
 	}
 	bool first = true;
 	for (int i = 0; i < st.n; i++) {
-		const StateRow *r = &st.rows[i];
-		if (r->part != -1 || r->table[0] == '\0')
+		const StateRecord *r = &st.rows[i];
+		if (r->kind != STATE_TABLE)
 			continue;
 		int parts = 0, done = 0;
 		uint64_t done_rows = 0;
 		for (int j = 0; j < st.n; j++)
-			if (st.rows[j].part >= 0 && strcmp(st.rows[j].table, r->table) == 0) {
+			if (st.rows[j].kind == STATE_PARTITION && strcmp(st.rows[j].table, r->table) == 0) {
 				parts++;
-				if (strcmp(st.rows[j].status, "done") == 0) {
+				if (st.rows[j].status == STATE_DONE) {
 					done++;
 					done_rows += st.rows[j].rows;
 				}
@@ -295,11 +296,10 @@ int cli_status(const char *config, const CliOptions *o)
 			buf_puts(&out, ", \"target\": ");
 			buf_json_string(&out, r->target);
 			buf_puts(&out, ", \"status\": ");
-			buf_json_string(&out, r->status);
-			long long unrep = strncmp(r->info, "unrepresentable values: ", 24) == 0 ? atoll(r->info + 24) : 0;
+			buf_json_string(&out, state_status_name(r->status));
 			buf_printf(&out, ", \"rows_copied\": %llu, \"partitions\": %d, \"partitions_done\": %d, "
-					 "\"unrepresentable_values\": %lld, \"info\": ",
-				   (unsigned long long)copied, parts, done, unrep);
+					 "\"unrepresentable_values\": %llu, \"info\": ",
+				   (unsigned long long)copied, parts, done, (unsigned long long)r->unrepresentable);
 			buf_json_string(&out, r->info);
 			buf_puts(&out, ", \"last_sync\": ");
 			buf_json_string(&out, synced);
@@ -311,7 +311,10 @@ int cli_status(const char *config, const CliOptions *o)
 			char rows[32], ps[32];
 			progress_format_count((int64_t)copied, rows, sizeof rows);
 			snprintf(ps, sizeof ps, "%d/%d", done, parts);
-			buf_printf(&out, "%-36s %-14s %14s %6s  %s\n", r->table, r->status, rows, ps, synced[0] ? synced : "-");
+			buf_printf(&out, "%-36s %-14s %14s %6s  %s\n", r->table, state_status_name(r->status), rows, ps,
+				   synced[0] ? synced : "-");
+			if (r->unrepresentable)
+				buf_printf(&out, "  unrepresentable values: %llu\n", (unsigned long long)r->unrepresentable);
 			if (r->info[0])
 				buf_printf(&out, "  %s\n", r->info);
 		}
@@ -368,14 +371,12 @@ int cli_drop(const char *config, const CliOptions *o)
 	bool ok = true;
 	if (o->drop_tables) {
 		for (int i = 0; ok && i < st.n; i++) {
-			if (st.rows[i].part != -1 || st.rows[i].table[0] == '\0')
+			if (st.rows[i].kind != STATE_TABLE)
 				continue;
+			Table t = {.target = st.rows[i].target}; /* as recorded: the source table may be gone */
 			Buf q;
 			buf_init(&q);
-			buf_puts(&q, "DROP TABLE IF EXISTS ");
-			ch_quote_ident(&q, cfg->dest.database);
-			buf_put_u8(&q, '.');
-			ch_quote_ident(&q, st.rows[i].target);
+			plan_drop_sql(&t, cfg, &q);
 			ok = ch_query(&s.ch, q.data, NULL);
 			if (ok)
 				log_info("dropped ClickHouse table %s.%s", cfg->dest.database, st.rows[i].target);
@@ -402,16 +403,16 @@ int cli_verify(const char *config, const CliOptions *o)
 }
 
 /* Write one control request for a running (or the next) `pgch run` to pick up. */
-static int request(Session *s, const char *table, const char *target, int part, const char *status, const char *info)
+static int request(Session *s, StateKind kind, StateStatus status, const Table *t, const char *info)
 {
-	StateRow r;
+	StateRecord r;
 	memset(&r, 0, sizeof r);
-	r.table = (char *)table;
-	r.target = (char *)target;
-	r.part = part;
-	r.status = (char *)status;
+	r.kind = kind;
+	r.status = status;
+	r.table = t ? t->display : NULL;
+	r.target = t ? t->target : NULL;
 	r.info = (char *)info;
-	return state_ensure(&s->ch, s->cfg) && state_write(&s->ch, s->cfg, &r, 1) ? PGCH_EXIT_OK : PGCH_EXIT_FAILED;
+	return state_ensure(&s->ch, s->cfg) && state_put(&s->ch, s->cfg, &r, 1) ? PGCH_EXIT_OK : PGCH_EXIT_FAILED;
 }
 
 int cli_resync(const char *config, const CliOptions *o)
@@ -433,13 +434,13 @@ int cli_resync(const char *config, const CliOptions *o)
 				rc = 1;
 				goto out;
 			}
-			bool recorded = state_find(&st, t->display, -1) != NULL;
+			bool recorded = state_find(&st, STATE_TABLE, t->display, 0) != NULL;
 			state_free(&st);
 			if (!recorded) { /* nothing copied yet: no request to leave, nothing to create */
 				log_info("%s has not been copied yet: pgch run (or pgch snapshot) copies it", t->display);
 				goto out;
 			}
-			rc = request(&s, t->display, t->target, -1, "resync_requested", "requested by pgch resync");
+			rc = request(&s, STATE_TABLE, STATE_RESYNC_REQUESTED, t, "requested by pgch resync");
 			if (rc == 0)
 				log_info("%s will be copied again by pgch run (within a few seconds if it is running, else when "
 					 "it starts)",
@@ -456,7 +457,7 @@ static int pause_or_resume(const char *config, bool pause)
 	Session s;
 	int rc = session_open(&s, config, false);
 	if (rc == 0) {
-		rc = request(&s, "", "", -2, pause ? "paused" : "running", pause ? "pgch pause" : "pgch resume");
+		rc = request(&s, STATE_REQUEST, pause ? STATE_PAUSED : STATE_RUNNING, NULL, pause ? "pgch pause" : "pgch resume");
 		if (rc == 0)
 			log_info("%s: pgch run %s (the slot keeps its position)", s.cfg->pipe.name,
 				 pause ? "stops consuming changes within a few seconds" : "consumes changes again");

@@ -5,12 +5,24 @@
  *
  * One row per (pipe, source_table, part), a ReplacingMergeTree keyed by that triple and
  * versioned by `seq` (microseconds, strictly increasing per writer), so the latest write of
- * a row wins. Rows:
- *   - the pipe:       source_table = '', part = -1: status, snapshot LSN of the slot, slot name
- *   - each table:     part = -1: status (copying, done, needs_resync), rows, target
- *   - each partition: part >= 0: the plan (leaf relation, page range) and its status, rows and
- *                     the snapshot LSN it was read under
+ * a row wins. Four kinds of rows, told apart by source_table and part:
+ *
+ *   kind        source_table  part   what it says
+ *   pipe        ''            -1     status, the slot's snapshot LSN, slot_kept
+ *   table       schema.name   -1     status, rows, target, unrepresentable
+ *   partition   schema.name   >= 0   the plan (leaf relation, page range), status, rows and
+ *                                    the snapshot LSN it was read under
+ *   request     ''            -2     pgch pause / pgch resume, for a running pgch run
+ *
  * The plan is written before any copying starts, so a resumed run reuses the same ranges.
+ *
+ * In C a row is a StateRecord: its kind and status are enums, and this module alone turns
+ * them into the stored part number and status word and back. Facts a run reads back have
+ * typed columns (slot_kept, unrepresentable); `info` is text for people and is never read
+ * back, with one exception for migration: rows written by a pgch older than the typed
+ * columns (where they are NULL) carried those facts in `info` ("slot kept", "unrepresentable
+ * values: N"), and state_decode reads them from there for such rows alone. A state table
+ * created by that older pgch gets the typed columns added by state_ensure.
  */
 #ifndef PGCH_STATE_H
 #define PGCH_STATE_H
@@ -18,14 +30,99 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "ch.h"
 #include "config.h"
+#include "plan.h"
 
-typedef struct StateRow {
-	char *table;   /* source table, "" for the pipe row */
-	int part;      /* -1 for pipe and table rows */
+typedef enum StateKind {
+	STATE_PIPE,
+	STATE_TABLE,
+	STATE_PARTITION,
+	STATE_REQUEST,
+} StateKind;
+
+/* The stored words are the lower-case names: "todo", "copying", "needs_resync", ... */
+typedef enum StateStatus {
+	STATE_UNKNOWN,          /* a word this version does not know (written by a newer pgch) */
+	STATE_TODO,             /* partition: not copied yet */
+	STATE_COPYING,          /* table: being copied */
+	STATE_COPIED,           /* table: copied; pgch snapshot has yet to apply the changes made meanwhile */
+	STATE_DONE,             /* partition, table, pipe: finished */
+	STATE_NEEDS_RESYNC,     /* table: its changes could not be applied; pgch run copies it again */
+	STATE_RESYNC_REQUESTED, /* table: pgch resync asked for a new copy */
+	STATE_SNAPSHOTTING,     /* pipe: pgch snapshot or pgch run is copying */
+	STATE_STREAMING,        /* pipe: pgch run copied everything and streams */
+	STATE_STOPPED,          /* pipe: pgch run was stopped */
+	STATE_FORGOTTEN,        /* any row: progress forgotten (--restart, drop); loaded as absent */
+	STATE_PAUSED,           /* request: pgch pause */
+	STATE_RUNNING,          /* request: pgch resume */
+} StateStatus;
+
+typedef struct StateRecord {
+	StateKind kind;
+	StateStatus status;
+	char *table;               /* source table (schema.name); "" for pipe and request rows */
+	int part;                  /* partition number (STATE_PARTITION), else unused */
 	char *target;
-	char *leaf;    /* quoted relation the partition reads */
+	char *leaf;                /* quoted relation the partition reads */
+	uint32_t start, end;
+	uint64_t rows;
+	uint64_t lsn;
+	bool slot_kept;            /* pipe: the slot is kept for pgch run (done), or in use */
+	uint64_t unrepresentable;  /* table: values written as NULL or clamped */
+	char *info;                /* for people: a slot name, why a table needs a new copy */
+	char *updated_at;          /* loaded rows: "YYYY-MM-DD hh:mm:ss" (UTC) */
+} StateRecord;
+
+typedef struct State {
+	StateRecord *rows;
+	int n;
+} State;
+
+/* Create the destination database and the state table if missing, and add the typed columns
+ * to a state table created by an older pgch. */
+bool state_ensure(ChConn *ch, const Config *cfg);
+/* Load this pipe's rows (empty if the table does not exist yet); creates nothing. */
+bool state_load(ChConn *ch, const Config *cfg, State *st);
+void state_free(State *st);
+/* The row of that kind (table: for table and partition rows; part: for partitions), or NULL. */
+const StateRecord *state_find(const State *st, StateKind kind, const char *table, int part);
+/* Write rows (insert; the newest wins). Strings may be NULL for "". */
+bool state_put(ChConn *ch, const Config *cfg, const StateRecord *rows, int n);
+/* Remove this pipe's rows (for --restart and drop). */
+bool state_clear(ChConn *ch, const Config *cfg);
+/* The stream's mark on a table whose changes cannot be applied (why: for people). */
+bool state_mark_needs_resync(ChConn *ch, const Config *cfg, const char *table, const char *target, uint64_t lsn,
+			     const char *why);
+
+/* Rows built from the plan (strings point into t; nothing is allocated). */
+void state_row_pipe(StateRecord *r, StateStatus status, uint64_t lsn, bool slot_kept, const char *info);
+void state_row_partition(StateRecord *r, const Table *t, const Partition *p, StateStatus status);
+/* A table's row: rows and the newest snapshot LSN summed over its partitions (table ti of plan). */
+void state_row_table(StateRecord *r, const Table *t, int ti, const Plan *plan, StateStatus status,
+		     uint64_t unrepresentable);
+
+/* ---- the encoding, exposed for the unit tests */
+
+const char *state_status_name(StateStatus s);
+StateStatus state_status_parse(const char *word);
+/* One INSERT line: pipe, source_table, part, target, leaf, range_start, range_end, status,
+ * rows, snapshot_lsn, info, slot_kept, unrepresentable, seq (TabSeparated, escaped). */
+void state_encode(const StateRecord *r, const char *pipe, uint64_t seq, Buf *out);
+/* One loaded line, fields in the order of state_encode without pipe and with updated_at in
+ * place of seq; "" in slot_kept / unrepresentable stands for NULL (a row of an older pgch).
+ * Strings are copied. false: not a row of a kind this version knows (skipped). */
+bool state_decode(char *const *f, int nf, StateRecord *out);
+void state_record_free(StateRecord *r);
+
+/* Deprecated: the row shape before StateRecord, kept for stream.c's needs_resync mark
+ * (part -1: a table row; status: its word). Use state_mark_needs_resync instead. */
+typedef struct StateRow {
+	char *table;
+	int part;
+	char *target;
+	char *leaf;
 	uint32_t start, end;
 	char *status;
 	uint64_t rows;
@@ -33,21 +130,6 @@ typedef struct StateRow {
 	char *info;
 	char *updated_at;
 } StateRow;
-
-typedef struct State {
-	StateRow *rows;
-	int n;
-} State;
-
-/* Create the destination database and the state table if missing. */
-bool state_ensure(ChConn *ch, const Config *cfg);
-/* Load this pipe's rows (empty if the table does not exist yet). */
-bool state_load(ChConn *ch, const Config *cfg, State *st);
-void state_free(State *st);
-const StateRow *state_find(const State *st, const char *table, int part);
-/* Write rows (insert; the newest wins). Strings may be NULL for "". */
 bool state_write(ChConn *ch, const Config *cfg, const StateRow *rows, int n);
-/* Remove this pipe's rows (for --restart and drop). */
-bool state_clear(ChConn *ch, const Config *cfg);
 
 #endif

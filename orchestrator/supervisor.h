@@ -1,13 +1,19 @@
 /*
- * supervisor — the process that owns a pipe's run: it prepares (publication, slot,
- * exported snapshot, ClickHouse tables, stored plan), forks snapshot workers within the
- * configured limits, reaps them, retries failed partitions with backoff, records progress
- * in the destination, and shows it. It never moves row data itself.
+ * supervisor — the process that owns a pipe's run. Once prepare.c has made it ready
+ * (publication, slot, exported snapshot, ClickHouse tables, stored plan), it forks snapshot
+ * workers as scheduler.c decides, within the configured limits, reaps them, retries failed
+ * partitions with backoff, records progress in the destination and shows it. In pgch run it
+ * keeps a stream worker going from the start (restarted after a failure, stopped for a
+ * pause or while a table is copied again); in pgch snapshot a catch-up worker applies the
+ * changes made during the copy once every partition is in. It never moves row data itself:
+ * every worker is a forked process (worker.c).
  *
  * Event loop: poll() on the workers' progress pipe, a self-pipe written by the SIGCHLD
  * handler, and the exported-snapshot connection (to notice it dying), with a timeout only
- * for the display and retry timers. Signals only set flags: SIGTERM/SIGINT ask workers to
- * abandon their partitions (they stay to do) and the supervisor exits 0 once all are reaped.
+ * for the display and retry timers. Signals only set flags: SIGTERM/SIGINT ask every worker
+ * to stop (partitions in hand stay to do; the stream and catch-up workers flush and confirm
+ * what they applied), and once all are reaped pgch run exits 0 and an unfinished pgch
+ * snapshot 3 (PGCH_EXIT_INCOMPLETE).
  */
 #ifndef PGCH_SUPERVISOR_H
 #define PGCH_SUPERVISOR_H

@@ -1,0 +1,253 @@
+/*
+ * prepare — from recorded progress to a run ready for its workers; see prepare.h.
+ */
+#include "prepare.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pg.h"
+#include "runcheck.h"
+#include "schema.h"
+#include "target.h"
+
+typedef enum SlotPlan {
+	SLOT_CREATE,    /* no slot: create it */
+	SLOT_RECREATE,  /* a slot nothing was copied under (or --restart): drop it, then create it */
+	SLOT_RESUME,    /* the recorded slot: continue from its confirmed position */
+} SlotPlan;
+
+/* ---------------------------------------------------------------- look and decide */
+
+/* Does the recorded pipe row name a slot that a run continues from? */
+static bool slot_recorded(const StateRecord *prior)
+{
+	if (!prior || prior->lsn == 0)
+		return false;
+	switch (prior->status) {
+	case STATE_SNAPSHOTTING:
+	case STATE_STREAMING:
+	case STATE_STOPPED: return true;
+	case STATE_DONE: return prior->slot_kept;
+	default: return false;
+	}
+}
+
+static bool slot_in_use(const Config *cfg, const SlotInfo *info)
+{
+	if (info->exists && info->active)
+		log_error("replication slot %s is in use by another process (another pgch for this pipe?)", cfg->pipe.slot);
+	return info->exists && info->active;
+}
+
+/* Where the slot comes from; false (logged) if the run cannot go on. Changes nothing. */
+static bool slot_decide(const Config *cfg, const PrepareOptions *o, const StateRecord *prior, const SlotInfo *info,
+			SlotPlan *plan)
+{
+	const char *cmd = o->run_mode ? "run" : "snapshot";
+	if (slot_in_use(cfg, info))
+		return false;
+	if (o->restart) {
+		*plan = info->exists ? SLOT_RECREATE : SLOT_CREATE;
+		return true;
+	}
+	if (prior && prior->status == STATE_DONE && !prior->slot_kept && o->run_mode) {
+		log_error("the snapshot finished without keeping its replication slot, so the changes since then cannot be "
+			  "streamed. Copy again and stream: pgch run --restart %s (next time: pgch snapshot --keep-slot)",
+			  cfg->path);
+		return false;
+	}
+	if (slot_recorded(prior)) {
+		if (!info->exists || strcmp(info->wal_status, "lost") == 0) {
+			log_error("replication slot %s, created by an earlier run, is %s: what was copied cannot be kept "
+				  "consistent. Start over with: pgch %s --restart %s",
+				  cfg->pipe.slot, info->exists ? "invalidated (its WAL was removed)" : "gone", cmd, cfg->path);
+			return false;
+		}
+		*plan = SLOT_RESUME;
+		return true;
+	}
+	if (!info->exists) {
+		*plan = SLOT_CREATE;
+		return true;
+	}
+	if (prior && prior->status == STATE_SNAPSHOTTING) {
+		/* created by a run that died before recording it: nothing was copied under it */
+		*plan = SLOT_RECREATE;
+		return true;
+	}
+	log_error("replication slot %s exists, but no run of pipe %s is recorded in %s.%s, so nothing says what was "
+		  "copied under it. Fix: start over with pgch %s --restart %s (it drops the slot), or drop the slot: "
+		  "SELECT pg_drop_replication_slot('%s')",
+		  cfg->pipe.slot, cfg->pipe.name, cfg->dest.database, cfg->dest.state_table, cmd, cfg->path, cfg->pipe.slot);
+	return false;
+}
+
+/* pgch snapshot after a finished one: nothing to do, unless tables were added since. */
+static PrepareResult finished_before(PGconn *pg, const Config *cfg, const Catalog *cat, const PrepareOptions *o,
+				     const State *st, const StateRecord *prior, const SlotInfo *info)
+{
+	for (int ti = 0; ti < cat->ntables; ti++) {
+		const StateRecord *r = state_find(st, STATE_TABLE, cat->tables[ti].display, 0);
+		if (!r || r->status != STATE_DONE) {
+			log_error("tables were added to the config after the snapshot finished: copy them with "
+				  "pgch snapshot --restart (all tables), or use pgch run, which copies new tables");
+			return PREPARE_FAILED;
+		}
+	}
+	if (info->exists && !prior->slot_kept && !o->keep_slot && !info->active)
+		slot_drop(pg, cfg->pipe.slot); /* left by a run that died after recording it dropped */
+	log_info("every selected table was already copied by an earlier run (pgch snapshot --restart copies again)");
+	return PREPARE_NOTHING_LEFT;
+}
+
+/* ---------------------------------------------------------------- create */
+
+/* The plan rows of partitions not yet recorded, and the table rows of tables not done. */
+static bool record_plan(ChConn *ch, const Config *cfg, const Catalog *cat, const Prepared *p)
+{
+	int n = 0;
+	StateRecord *rows = xcalloc((size_t)p->plan.nparts + (size_t)cat->ntables + 1, sizeof(StateRecord));
+	for (int i = 0; i < p->plan.nparts; i++) {
+		const Partition *part = &p->plan.parts[i];
+		const Table *t = &cat->tables[part->table];
+		if (!state_find(&p->st, STATE_PARTITION, t->display, part->number))
+			state_row_partition(&rows[n++], t, part, STATE_TODO);
+	}
+	for (int ti = 0; ti < cat->ntables; ti++) {
+		const StateRecord *r = state_find(&p->st, STATE_TABLE, cat->tables[ti].display, 0);
+		if (!r || r->status != STATE_DONE)
+			state_row_table(&rows[n++], &cat->tables[ti], ti, &p->plan, STATE_COPYING, (uint64_t)p->unrep[ti]);
+	}
+	bool ok = n == 0 || state_put(ch, cfg, rows, n);
+	free(rows);
+	return ok;
+}
+
+/* The partitions: the stored plan where there is one, a fresh one elsewhere. */
+static void restore_plan(const Config *cfg, const Catalog *cat, Prepared *p)
+{
+	plan_partitions(cat, cfg, &p->plan);
+	const StateRecord **skipped = xcalloc((size_t)p->st.n + 1, sizeof *skipped);
+	int n = sched_restore_plan(&p->plan, cat, &p->st, skipped);
+	for (int i = 0; i < n; i++)
+		log_warn("%s: partition %d reads %s, which no longer exists; skipping it", skipped[i]->table, skipped[i]->part,
+			 skipped[i]->leaf);
+	free(skipped);
+	p->unrep = xcalloc((size_t)cat->ntables + 1, sizeof(int64_t));
+	for (int ti = 0; ti < cat->ntables; ti++) {
+		const StateRecord *r = state_find(&p->st, STATE_TABLE, cat->tables[ti].display, 0);
+		p->unrep[ti] = r ? (int64_t)r->unrepresentable : 0;
+	}
+}
+
+/* The slot: continued from, or created with a snapshot for the first workers. */
+static bool open_slot(const Config *cfg, PGconn *pg, ChConn *ch, SlotPlan plan, const SlotInfo *info, Prepared *p)
+{
+	if (plan == SLOT_RESUME) {
+		p->slot_start = info->confirmed_flush;
+		char lsn[32];
+		pg_format_lsn(p->slot_start, lsn, sizeof lsn);
+		log_info("resuming: slot %s is at %s", cfg->pipe.slot, lsn);
+		return true; /* a temporary slot provides the snapshot when a partition starts */
+	}
+	StateRecord r;
+	state_row_pipe(&r, STATE_SNAPSHOTTING, 0, false, cfg->pipe.slot);
+	if (!state_put(ch, cfg, &r, 1) || !slot_create_exported(cfg, cfg->pipe.slot, false, &p->snap))
+		return false;
+	p->snap_ok = true;
+	p->slot_start = p->snap.lsn;
+	r.lsn = p->snap.lsn;
+	return state_put(ch, cfg, &r, 1);
+}
+
+/* Columns added at the source while pgch was not running reach existing destination tables. */
+static bool add_new_columns(PGconn *pg, ChConn *ch, const Config *cfg, Catalog *cat, const PrepareOptions *o,
+			    Prepared *p)
+{
+	p->unsure = xcalloc((size_t)cat->ntables + 1, sizeof(bool));
+	for (int ti = 0; ti < cat->ntables; ti++) {
+		if (!schema_add_columns(ch, pg, cfg, &cat->tables[ti], &p->unsure[ti]))
+			return false;
+		if (p->unsure[ti] && !o->run_mode)
+			log_warn("%s: columns were added while pgch was not running and rows copied earlier may not have "
+				 "their values; copy it again with pgch snapshot --restart",
+				 cat->tables[ti].display);
+	}
+	return true;
+}
+
+bool prepare_recopy(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, Sched *sched, int ti, uint64_t newest_lsn,
+		    uint64_t unrep, const char *restart_hint)
+{
+	Table *t = &cat->tables[ti];
+	bool changed;
+	if (!catalog_refresh(pg, cfg, &ch->caps, t, restart_hint, &changed) || !target_reset(ch, cfg, t, changed))
+		return false;
+	sched_reset_table(sched, ti, newest_lsn);
+	const Plan *plan = &sched->plan;
+	StateRecord *rows = xcalloc((size_t)plan->nparts + 1, sizeof(StateRecord));
+	int n = 0;
+	for (int i = 0; i < plan->nparts; i++)
+		if (plan->parts[i].table == ti)
+			state_row_partition(&rows[n++], t, &plan->parts[i], STATE_TODO);
+	state_row_table(&rows[n++], t, ti, plan, STATE_COPYING, unrep);
+	bool ok = state_put(ch, cfg, rows, n);
+	free(rows);
+	return ok;
+}
+
+static void prepared_free(Prepared *p)
+{
+	slot_release(&p->snap);
+	state_free(&p->st);
+	plan_free(&p->plan);
+	free(p->unrep);
+	free(p->unsure);
+	memset(p, 0, sizeof *p);
+}
+
+PrepareResult prepare_run(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const PrepareOptions *o, Prepared *out)
+{
+	memset(out, 0, sizeof *out);
+	SlotInfo info;
+	SlotPlan plan;
+	/* look and decide: nothing is created until every check has passed */
+	if (!slot_lock_pipe(pg, cfg) || !state_load(ch, cfg, &out->st) || !slot_info(pg, cfg->pipe.slot, &info))
+		goto fail;
+	const StateRecord *prior = o->restart ? NULL : state_find(&out->st, STATE_PIPE, NULL, 0);
+	if (prior && prior->status == STATE_DONE && !o->run_mode) {
+		PrepareResult r = finished_before(pg, cfg, cat, o, &out->st, prior, &info);
+		prepared_free(out);
+		return r;
+	}
+	if (!slot_decide(cfg, o, prior, &info, &plan) || !runcheck(pg, ch, cfg, cat, plan != SLOT_RESUME && !info.exists))
+		goto fail;
+
+	/* create */
+	if (!state_ensure(ch, cfg))
+		goto fail;
+	if (o->restart) {
+		log_info("--restart: forgetting recorded progress and dropping the target tables");
+		if (!state_clear(ch, cfg) || !target_drop_all(ch, cfg, cat))
+			goto fail;
+		state_free(&out->st);
+	}
+	if (plan == SLOT_RECREATE && !slot_drop(pg, cfg->pipe.slot))
+		goto fail;
+	restore_plan(cfg, cat, out);
+	if (!slot_ensure_publication(pg, cfg, cat) || !open_slot(cfg, pg, ch, plan, &info, out))
+		goto fail;
+	out->max_lsn = out->slot_start;
+	for (int i = 0; i < out->plan.nparts; i++)
+		if (out->plan.parts[i].status == PART_DONE && out->plan.parts[i].snapshot_lsn > out->max_lsn)
+			out->max_lsn = out->plan.parts[i].snapshot_lsn;
+	if (!target_create_all(ch, cfg, cat) || !add_new_columns(pg, ch, cfg, cat, o, out) || !record_plan(ch, cfg, cat, out))
+		goto fail;
+	return PREPARE_READY;
+fail:
+	prepared_free(out);
+	return PREPARE_FAILED;
+}
