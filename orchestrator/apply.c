@@ -150,15 +150,7 @@ static void mark_resync(Applier *a, ApplyTable *at, const char *why)
 			  at->t->display, why);
 	at->resync = true;
 	batch_reset(&at->batch);
-	StateRow r;
-	memset(&r, 0, sizeof r);
-	r.table = at->t->display;
-	r.part = -1;
-	r.target = at->t->target;
-	r.status = "needs_resync";
-	r.info = (char *)why;
-	r.lsn = a->version;
-	state_write(&a->ch, a->cfg, &r, 1);
+	state_mark_needs_resync(&a->ch, a->cfg, at->t->display, at->t->target, a->version, why);
 	progress_send_table(a->o->progress_fd, PROG_STREAM_RESYNC, (int)(at - a->tables), a->version);
 }
 

@@ -418,29 +418,3 @@ bool state_mark_needs_resync(ChConn *ch, const Config *cfg, const char *table, c
 	r.info = (char *)why;
 	return state_put(ch, cfg, &r, 1);
 }
-
-bool state_write(ChConn *ch, const Config *cfg, const StateRow *rows, int n)
-{
-	StateRecord *recs = xcalloc((size_t)n + 1, sizeof(StateRecord));
-	for (int i = 0; i < n; i++) {
-		const StateRow *o = &rows[i];
-		StateRecord *r = &recs[i];
-		r->kind = o->part >= 0 ? STATE_PARTITION
-			  : o->part == PART_OF_REQUEST ? STATE_REQUEST
-			  : o->table && o->table[0] ? STATE_TABLE
-						    : STATE_PIPE;
-		r->status = state_status_parse(o->status);
-		r->table = o->table;
-		r->part = o->part;
-		r->target = o->target;
-		r->leaf = o->leaf;
-		r->start = o->start;
-		r->end = o->end;
-		r->rows = o->rows;
-		r->lsn = o->lsn;
-		r->info = o->info;
-	}
-	bool ok = state_put(ch, cfg, recs, n);
-	free(recs);
-	return ok;
-}

@@ -116,20 +116,4 @@ void state_encode(const StateRecord *r, const char *pipe, uint64_t seq, Buf *out
 bool state_decode(char *const *f, int nf, StateRecord *out);
 void state_record_free(StateRecord *r);
 
-/* Deprecated: the row shape before StateRecord, kept for stream.c's needs_resync mark
- * (part -1: a table row; status: its word). Use state_mark_needs_resync instead. */
-typedef struct StateRow {
-	char *table;
-	int part;
-	char *target;
-	char *leaf;
-	uint32_t start, end;
-	char *status;
-	uint64_t rows;
-	uint64_t lsn;
-	char *info;
-	char *updated_at;
-} StateRow;
-bool state_write(ChConn *ch, const Config *cfg, const StateRow *rows, int n);
-
 #endif

@@ -263,10 +263,3 @@ out:
 	apply_close(&s->apply);
 	return rc;
 }
-
-bool stream_catch_up(const Config *cfg, Catalog *cat, const ChCaps *caps, bool compress, uint64_t upto)
-{
-	StreamOptions o = {cfg, cat, caps, compress, upto, -1};
-	int rc = stream_run(&o);
-	return rc == WORKER_OK && !stream_stop;
-}

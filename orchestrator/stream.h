@@ -36,14 +36,8 @@ typedef struct StreamOptions {
 
 extern volatile sig_atomic_t stream_stop;
 
-/* Run the streaming loop; returns a STREAM_* code. */
+/* Run the streaming loop (with stop_at: until that position, the catch-up); returns a WorkerExit:
+ * WORKER_OK when stop_at is reached, WORKER_STOPPED when asked to stop. */
 int stream_run(const StreamOptions *o);
-
-/*
- * Consume the slot from its confirmed position until every transaction that committed
- * before `upto` is applied to ClickHouse, then confirm it and return (pgch snapshot's
- * catch-up after a partition was read under a later snapshot).
- */
-bool stream_catch_up(const Config *cfg, Catalog *cat, const ChCaps *caps, bool compress, uint64_t upto);
 
 #endif
