@@ -5,6 +5,7 @@
 # has no publication and no slot for the pipe and ClickHouse has no database (so no
 # _pgch_state either). Once the obstacle is gone the same command creates all of them, so the
 # assertions can tell.
+# exclusive: takes every free replication slot of the shared server for a while
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cdc.sh"
 

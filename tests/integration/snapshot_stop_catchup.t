@@ -8,6 +8,7 @@
 # as soon as it exists, so the changes certainly fall in the copy); when the log says the catch-up starts, the whole group is
 # stopped (SIGSTOP), ClickHouse is stopped, and the group continued: the catch-up then meets
 # ClickHouse's absence and retries. Only then is pgch (the supervisor alone) sent SIGTERM.
+# exclusive: stops the shared ClickHouse
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cdc.sh"
 
