@@ -14,6 +14,8 @@ packages=(
   curl perl procps iproute2 zstd
   # integration tests: an SSH bastion and a connection pooler to refuse
   openssh-server openssh-client pgbouncer
+  # integration tests on a local ClickHouse cluster: its coordination service (a JRE app)
+  zookeeper
 )
 
 missing=()
