@@ -67,7 +67,7 @@ port() {
 }
 
 write_configs() { # write_configs ZK_PORT: both nodes' config.xml and users.xml
-	local zk=$1 n h t i
+	local zk=$1 n
 	local -a http tcp inter
 	for n in 1 2; do http[n]=$(port); tcp[n]=$(port); inter[n]=$(port); done
 	for n in 1 2; do
@@ -152,7 +152,8 @@ wait_node() {
 	local n=$1 d="$dir/ch$1" pid t0
 	t0=$(now)
 	pid=$(cat "$d/server.pid.launch")
-	for _ in $(seq 1 600); do
+	local end=$((SECONDS + 60))
+	while [ "$SECONDS" -lt "$end" ]; do
 		if [ "$(q "$n" "SELECT count() FROM system.clusters WHERE cluster = '$REPLICATED'")" = 2 ] &&
 			q "$n" "SELECT name FROM system.zookeeper WHERE path = '/'" >/dev/null; then
 			echo "export CH_URL=http://127.0.0.1:$(http_of "$n") CH_PORT=$(http_of "$n") CH_DIR=$d" >"$d/env"
@@ -192,6 +193,8 @@ node_arg() {
 start() {
 	local t0 t zk
 	t0=$(now)
+	# stopped half-way (the test that started it was killed): leave nothing running
+	trap 'trap - INT TERM HUP; stop; exit 143' INT TERM HUP
 	zk=$("$here/zk.sh" start "$dir/zk")
 	local tzk
 	tzk=$(since "$t0")
@@ -209,6 +212,7 @@ export CH1_DIR=$dir/ch1 CH2_DIR=$dir/ch2 CH1_TCP=$(tag 1 tcp_port) CH2_TCP=$(tag
 export ZK_PORT=$zk ZK_DIR=$dir/zk
 export CH_CLUSTER_REPLICATED=$REPLICATED CH_CLUSTER_SHARDED=$SHARDED CLUSTER_DIR=$dir
 ENV
+	trap - INT TERM HUP
 	echo "cluster up in $(since "$t0") s: ZooKeeper $tzk s, node1 $t1 s, node2 $(since "$t") s (started together)"
 }
 

@@ -82,7 +82,7 @@ CFG
 		org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" >>"$dir/log/zk.log" 2>&1 </dev/null &
 	pid=$!
 	echo "$pid" >"$dir/zk.pid"
-	for _ in $(seq 1 600); do
+	while [ "$((SECONDS - t0))" -lt 60 ]; do
 		if check_port "$port" >/dev/null 2>&1; then
 			echo "export ZK_PORT=$port ZK_DIR=$dir" >"$dir/env"
 			echo "$port"

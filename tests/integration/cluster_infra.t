@@ -15,8 +15,18 @@ OWN=
 if [ -z "${CH1_URL:-}" ]; then
 	OWN=$WORK/cluster
 	eval "set -- $(trap -p EXIT)"
-	trap "\"$CLUSTER_SH\" stop \"$OWN\" >/dev/null 2>&1; ${3:-}" EXIT
-	"$CLUSTER_SH" start "$OWN" >"$WORK/start.log" 2>&1 || bail "cluster.sh start failed: $(cat "$WORK/start.log")"
+	LIB_TRAP=${3:-}
+	START_PID=
+	own_cluster_exit() { # a start still running (the test was killed) stops what it started
+		[ -z "$START_PID" ] || { kill -TERM "$START_PID" 2>/dev/null && wait "$START_PID"; }
+		"$CLUSTER_SH" stop "$OWN" >/dev/null 2>&1
+		eval "$LIB_TRAP"
+	}
+	trap own_cluster_exit EXIT
+	"$CLUSTER_SH" start "$OWN" >"$WORK/start.log" 2>&1 &
+	START_PID=$!
+	wait "$START_PID" || { START_PID= && bail "cluster.sh start failed: $(cat "$WORK/start.log")"; }
+	START_PID=
 	diag "$(cat "$WORK/start.log")"
 	# shellcheck disable=SC1091
 	source "$OWN/env"
