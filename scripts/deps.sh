@@ -18,6 +18,8 @@ packages=(
   openssh-server openssh-client pgbouncer
   # integration tests: PostgreSQL's messages in another language (de_DE.UTF-8)
   locales
+  # integration tests on a local ClickHouse cluster: its coordination service (a JRE app)
+  zookeeper
 )
 
 missing=()
