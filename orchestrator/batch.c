@@ -6,16 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-	uint64_t h = UINT64_C(1469598103934665603);
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= UINT64_C(1099511628211);
-	}
-	return h;
-}
-
 void batch_init(TableBatch *b)
 {
 	memset(b, 0, sizeof *b);
@@ -55,7 +45,7 @@ void batch_reset(TableBatch *b)
 static int *slot_for(TableBatch *b, const char *key, size_t klen)
 {
 	size_t mask = (size_t)b->nslots - 1;
-	for (size_t i = hash_bytes(key, klen) & mask;; i = (i + 1) & mask) {
+	for (size_t i = buf_hash(key, klen) & mask;; i = (i + 1) & mask) {
 		int *s = &b->slots[i];
 		if (*s == 0)
 			return s;

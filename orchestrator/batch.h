@@ -6,7 +6,7 @@
  * value still to be found (an unchanged TOAST value, a generated column). Entries live in
  * one arena; a hash table on the key bytes (the RowBinary of the ORDER BY columns) points
  * at the live entry for each key, so a later change to the same key supersedes the earlier
- * one (DESIGN.md §3: changes to the same key within a batch are compacted to the last).
+ * one (ARCHITECTURE.md, "Consistency": changes to the same key within a batch are compacted to the last).
  * Superseded entries stay in the arena until the batch is reset: memory is bounded by
  * flushing when batch_bytes passes the stream's limit.
  */

@@ -112,4 +112,13 @@ static inline uint64_t rd_be64(const char *p)
 	return ((uint64_t)rd_be32(p) << 32) | rd_be32(p + 4);
 }
 
+/* FNV-1a over n bytes: the hash of byte keys (batch entries, lookups, verify). */
+static inline uint64_t buf_hash(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+	return h;
+}
+
 #endif

@@ -1,5 +1,5 @@
 /*
- * catalog — table discovery and the checks of DESIGN.md §3–4; see catalog.h.
+ * catalog — table discovery and the checks of ARCHITECTURE.md, "Consistency" and "ClickHouse tables"; see catalog.h.
  *
  * Layout: selection (patterns against pg_class), columns (read in catalog_columns.c, checked
  * against the config here), keys, per-table decisions (key, ORDER BY, PARTITION BY),
@@ -253,7 +253,7 @@ static bool check_pgch_names(const Config *cfg, const Table *t)
 }
 
 /*
- * Decide the dedup key and ORDER BY (DESIGN.md §4). A table may be published only with a
+ * Decide the dedup key and ORDER BY (ARCHITECTURE.md, "ClickHouse tables"). A table may be published only with a
  * usable replica identity; the key is the replica-identity columns; ORDER BY contains it.
  */
 static bool decide_keys(PGconn *conn, const Config *cfg, Table *t)
@@ -336,7 +336,7 @@ out:
 	return ok;
 }
 
-/* The ORDER BY rules of DESIGN.md §4 (also after a hook changed order_by). */
+/* The ORDER BY rules of ARCHITECTURE.md, "ClickHouse tables" (also after a hook changed order_by). */
 static bool check_order(const Config *cfg, Table *t)
 {
 	const TableRule *r = t->rule;

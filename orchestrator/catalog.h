@@ -6,7 +6,7 @@
  * config's patterns select (roots only; partitioned tables are listed with their leaves),
  * maps each column's type (types.c) under the destination's capabilities, applies the
  * per-table options (target, order_by, exclude_columns, partition_by, types), and checks
- * what DESIGN.md §3–4 require: a replica identity that lets the source keep writing, a
+ * what ARCHITECTURE.md, "Consistency" and "ClickHouse tables" require: a replica identity that lets the source keep writing, a
  * dedup key equal to the replica-identity columns inside ORDER BY, no Nullable sorting
  * columns, PARTITION BY only over ORDER BY columns, unique target names, SELECT privilege on
  * the table and its leaves. Every refusal is one message naming the table or column and the

@@ -278,6 +278,44 @@ bool ch_query_stream(ChConn *ch, const char *sql, ChSinkFn sink, void *ctx)
 	return ok;
 }
 
+bool ch_columns(ChConn *ch, const char *database, const char *table, Buf *out)
+{
+	Buf sql;
+	buf_init(&sql);
+	buf_puts(&sql, "SELECT name FROM system.columns WHERE database = ");
+	ch_quote_string(&sql, database);
+	buf_puts(&sql, " AND table = ");
+	ch_quote_string(&sql, table);
+	buf_puts(&sql, " FORMAT TabSeparated");
+	bool ok = ch_query(ch, sql.data, out);
+	buf_free(&sql);
+	return ok;
+}
+
+bool ch_user_limits(ChConn *ch, int *readonly, int *allow_ddl)
+{
+	Buf a;
+	buf_init(&a);
+	*readonly = 0;
+	*allow_ddl = 1;
+	bool ok = ch_query(ch, "SELECT name, value FROM system.settings WHERE name IN ('readonly', 'allow_ddl') "
+			       "FORMAT TabSeparated",
+			   &a);
+	if (ok) {
+		ChTsv t;
+		char *f[2];
+		ch_tsv_init(&t, &a);
+		while (ch_tsv_next_line(&t, f, 2) == 2) {
+			if (strcmp(f[0], "readonly") == 0)
+				*readonly = atoi(f[1]);
+			else if (strcmp(f[0], "allow_ddl") == 0)
+				*allow_ddl = atoi(f[1]);
+		}
+	}
+	buf_free(&a);
+	return ok;
+}
+
 bool ch_query(ChConn *ch, const char *sql, Buf *out)
 {
 	return ch_query_with(ch, sql, NULL, out);

@@ -47,6 +47,14 @@ typedef int (*ChFillFn)(void *ctx, Buf *out);
 /* The error code of a ClickHouse error answer ("Code: 60. DB::Exception: ..."), 0 if none. */
 int ch_error_code(const char *answer);
 
+/* A table's column names, one per line (TabSeparated), into out (empty: no such table);
+ * false (logged) if the query failed. */
+bool ch_columns(ChConn *ch, const char *database, const char *table, Buf *out);
+
+/* The user's readonly and allow_ddl settings (every server version has both); false (logged
+ * unless quiet) if they cannot be read. */
+bool ch_user_limits(ChConn *ch, int *readonly, int *allow_ddl);
+
 bool ch_open(ChConn *ch, const DestConfig *cfg);
 void ch_close(ChConn *ch);
 

@@ -1,5 +1,5 @@
 /*
- * config — load a pipe's Lua configuration (DESIGN.md §6) into a Config.
+ * config — load a pipe's Lua configuration (ARCHITECTURE.md, "Contracts") into a Config.
  *
  * The file runs in a sandbox (sandbox.h): only the base (minus file loading), string, table,
  * math and utf8 libraries, plus env(name[, default]) and file(path) to read secrets and the

@@ -1,5 +1,5 @@
 /*
- * hooks — the data-modelling hook `on_table(t)` of a config (DESIGN.md §6).
+ * hooks — the data-modelling hook `on_table(t)` of a config (ARCHITECTURE.md, "Contracts").
  *
  * For each selected table the hook receives a Lua table describing it:
  *

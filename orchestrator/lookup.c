@@ -25,14 +25,6 @@ typedef struct KeyIndex {
 	size_t nslots;
 } KeyIndex;
 
-static uint64_t key_hash(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-	return h;
-}
-
 /* Index the live entries with missing values (skipping source-only ones unless `source`). */
 static void index_build(KeyIndex *ix, const LookupTable *lt, bool source, RowSlice *sl)
 {
@@ -64,7 +56,7 @@ static void index_build(KeyIndex *ix, const LookupTable *lt, bool source, RowSli
 		ix->off[j] = off;
 		ix->len[j] = (uint32_t)(ix->keys.len - off);
 		ix->entry[j] = i;
-		size_t s = key_hash(ix->keys.data + off, ix->len[j]) & (ix->nslots - 1);
+		size_t s = buf_hash(ix->keys.data + off, ix->len[j]) & (ix->nslots - 1);
 		ix->next[j] = ix->slots[s] - 1;
 		ix->slots[s] = j + 1;
 	}
@@ -73,7 +65,7 @@ static void index_build(KeyIndex *ix, const LookupTable *lt, bool source, RowSli
 /* First indexed entry with these key bytes at or after chain position `from` (-1: start). */
 static int index_next(const KeyIndex *ix, const char *key, size_t len, int from)
 {
-	int j = from < 0 ? ix->slots[key_hash(key, len) & (ix->nslots - 1)] - 1 : ix->next[from];
+	int j = from < 0 ? ix->slots[buf_hash(key, len) & (ix->nslots - 1)] - 1 : ix->next[from];
 	for (; j >= 0; j = ix->next[j])
 		if (ix->len[j] == len && memcmp(ix->keys.data + ix->off[j], key, len) == 0)
 			return j;

@@ -1,5 +1,5 @@
 /*
- * main — the pgch command line (DESIGN.md §7): parse arguments, dispatch to cli_* commands.
+ * main — the pgch command line (ARCHITECTURE.md, "Contracts"): parse arguments, dispatch to cli_* commands.
  *
  * Each command has a row in `commands`: its argument, the options that apply to it (any
  * other option is a usage error rather than silently ignored) and the page that

@@ -1,7 +1,7 @@
 /*
  * plan — the partition plan and the ClickHouse DDL for the discovered tables.
  *
- * Partitions come from row estimates (DESIGN.md §2): a leaf with more rows than
+ * Partitions come from row estimates (ARCHITECTURE.md, "Processes"): a leaf with more rows than
  * rows_per_partition is split into n = ceil(rows / rows_per_partition) ctid ranges (rounded
  * up to a multiple of snapshot.workers, so no worker idles in the last wave) of
  * pages / n pages each; the first range has no lower bound and the last none above, so rows

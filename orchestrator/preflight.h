@@ -1,5 +1,5 @@
 /*
- * preflight — `pgch check` (DESIGN.md §7) and the refusal to replicate through a pooler.
+ * preflight — `pgch check` (ARCHITECTURE.md, "Contracts") and the refusal to replicate through a pooler.
  *
  * preflight_check runs every prerequisite of a pipe; each check adds findings of OK, WARN
  * or FAIL with a one-line detail and, for WARN and FAIL, the exact fix (a SQL statement, a

@@ -143,19 +143,10 @@ static void check_ch_grants(DestCheck *c, bool db_exists)
 	Buf a, sql;
 	buf_init(&a);
 	buf_init(&sql);
-	if (!ch_query(&c->ch, "SELECT name, value FROM system.settings WHERE name IN ('readonly', 'allow_ddl')", &a)) {
+	int readonly, allow_ddl;
+	if (!ch_user_limits(&c->ch, &readonly, &allow_ddl)) {
 		findings_add_captured(c->out, "clickhouse grants", "see the finding");
 		goto out;
-	}
-	int readonly = 0, allow_ddl = 1;
-	ChTsv t;
-	char *f[2];
-	ch_tsv_init(&t, &a);
-	while (ch_tsv_next_line(&t, f, 2) == 2) {
-		if (strcmp(f[0], "readonly") == 0)
-			readonly = atoi(f[1]);
-		else if (strcmp(f[0], "allow_ddl") == 0)
-			allow_ddl = atoi(f[1]);
 	}
 	if (readonly != 0 || allow_ddl == 0) {
 		char fix[256];
@@ -210,6 +201,7 @@ static void check_ch_grants(DestCheck *c, bool db_exists)
 	}
 	ChGrant *g = NULL;
 	int n = 0;
+	ChTsv t;
 	ch_tsv_init(&t, &a);
 	char *row[4];
 	while (ch_tsv_next_line(&t, row, 4) == 4) {

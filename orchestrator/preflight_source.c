@@ -253,7 +253,7 @@ static void check_tables(SourceCheck *c, const ChCaps *caps)
 	if (privileges)
 		findings_add(c->out, "select", CHECK_OK, NULL, "%s can SELECT from the %d selected table%s%s", PQuser(c->pg),
 			     c->cat.ntables, c->cat.ntables == 1 ? "" : "s", partitioned ? " and their partitions" : "");
-	if (parts.len) /* DESIGN.md §3 */
+	if (parts.len) /* ARCHITECTURE.md, "Consistency" */
 		findings_add(c->out, "partitioned tables", CHECK_WARN,
 			     "truncate the whole table, or after truncating one partition run pgch resync --table for it",
 			     "with publish_via_partition_root, PostgreSQL does not send a TRUNCATE of a single partition of %s, so "

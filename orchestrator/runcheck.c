@@ -154,22 +154,9 @@ static bool check_publication(PGconn *pg, const Config *cfg, const Catalog *cat)
 /* May the ClickHouse user create tables and insert? (readonly and allow_ddl: every version.) */
 static bool check_destination(ChConn *ch)
 {
-	Buf a;
-	buf_init(&a);
-	bool ok = ch_query(ch, "SELECT name, value FROM system.settings WHERE name IN ('readonly', 'allow_ddl') "
-			       "FORMAT TabSeparated",
-			   &a);
+	int readonly, allow_ddl;
+	bool ok = ch_user_limits(ch, &readonly, &allow_ddl);
 	if (ok) {
-		int readonly = 0, allow_ddl = 1;
-		ChTsv t;
-		char *f[2];
-		ch_tsv_init(&t, &a);
-		while (ch_tsv_next_line(&t, f, 2) == 2) {
-			if (strcmp(f[0], "readonly") == 0)
-				readonly = atoi(f[1]);
-			else if (strcmp(f[0], "allow_ddl") == 0)
-				allow_ddl = atoi(f[1]);
-		}
 		if (readonly != 0 || allow_ddl == 0) {
 			log_error("ClickHouse user %s has %s = %d: pgch cannot create tables%s. Fix: set %s for user %s in its "
 				  "settings profile (users.xml or SETTINGS PROFILE)",
@@ -178,7 +165,6 @@ static bool check_destination(ChConn *ch)
 			ok = false;
 		}
 	}
-	buf_free(&a);
 	return ok;
 }
 

@@ -1,6 +1,6 @@
 /*
  * schema — what a Relation message or a changed source catalog means for a replicated
- * table, as pure functions (DESIGN: docs/ARCHITECTURE.md, "Schema changes").
+ * table, as pure functions (docs/ARCHITECTURE.md, "Consistency", schema changes).
  *
  * Relation messages are re-sent on every connection and after every invalidation, so they
  * are not evidence of a change: schema_map_relation maps the message's columns onto the

@@ -82,11 +82,7 @@ bool schema_add_columns(ChConn *ch, PGconn *pg, const Config *cfg, const Table *
 	Buf sql, ans;
 	buf_init(&sql);
 	buf_init(&ans);
-	buf_puts(&sql, "SELECT name FROM system.columns WHERE database = ");
-	ch_quote_string(&sql, cfg->dest.database);
-	buf_puts(&sql, " AND table = ");
-	ch_quote_string(&sql, t->target);
-	bool ok = ch_query(ch, sql.data, &ans);
+	bool ok = ch_columns(ch, cfg->dest.database, t->target, &ans);
 	/* the destination's column names, one per line (names with a newline are not expected) */
 	int nhave = 0, extra = 0, added = 0;
 	char **have = NULL;

@@ -1,5 +1,5 @@
 /*
- * slot — the publication, the replication slot and exported snapshots (DESIGN.md §3).
+ * slot — the publication, the replication slot and exported snapshots (ARCHITECTURE.md, "Consistency").
  *
  * Order matters: the publication is created and committed first, then the slot, because a
  * slot whose start point precedes its publication makes every START_REPLICATION fail. The

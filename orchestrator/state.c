@@ -195,15 +195,9 @@ static void state_table(const Config *cfg, Buf *out)
 /* Which columns the state table has: *exists, and has[i] for typed_columns[i]. */
 static bool state_columns(ChConn *ch, const Config *cfg, bool *exists, bool has[N_TYPED])
 {
-	Buf sql, ans;
-	buf_init(&sql);
+	Buf ans;
 	buf_init(&ans);
-	buf_puts(&sql, "SELECT name FROM system.columns WHERE database = ");
-	ch_quote_string(&sql, cfg->dest.database);
-	buf_puts(&sql, " AND table = ");
-	ch_quote_string(&sql, cfg->dest.state_table);
-	buf_puts(&sql, " FORMAT TabSeparated");
-	bool ok = ch_query(ch, sql.data, &ans);
+	bool ok = ch_columns(ch, cfg->dest.database, cfg->dest.state_table, &ans);
 	*exists = false;
 	for (int i = 0; i < N_TYPED; i++)
 		has[i] = false;
@@ -217,7 +211,6 @@ static bool state_columns(ChConn *ch, const Config *cfg, bool *exists, bool has[
 				has[i] = has[i] || strcmp(f[0], typed_columns[i][0]) == 0;
 		}
 	}
-	buf_free(&sql);
 	buf_free(&ans);
 	return ok;
 }

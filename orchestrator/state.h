@@ -1,5 +1,5 @@
 /*
- * state — progress kept in the destination, in a table users can query (DESIGN.md §4):
+ * state — progress kept in the destination, in a table users can query (ARCHITECTURE.md, "ClickHouse tables"):
  *
  *   SELECT * FROM <db>._pgch_state FINAL WHERE pipe = 'app' ORDER BY source_table, part
  *

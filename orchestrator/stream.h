@@ -1,7 +1,7 @@
 /*
  * stream — the streaming worker: START_REPLICATION from the pipe's slot with pgoutput,
  * decoded changes batched per table into ClickHouse INSERTs, feedback once ClickHouse has
- * acknowledged them (DESIGN.md §3).
+ * acknowledged them (ARCHITECTURE.md, "Consistency").
  *
  * Versions: every row of a transaction carries the Begin message's final LSN (its commit
  * LSN, known before the first change, so chunks of a large transaction agree). Feedback

@@ -524,7 +524,7 @@ static void manage_stream(Sup *s, double now)
  * more, and the changes made meanwhile are in the slot. Applying them up to where the WAL
  * is now leaves the destination equal to the source as of the end of the copy (at least the
  * largest snapshot used, so rows moved between ctid ranges under different snapshots are
- * covered, DESIGN.md §3). A forked worker applies them, so that a stop reaches it.
+ * covered, ARCHITECTURE.md, "Consistency"). A forked worker applies them, so that a stop reaches it.
  */
 static void manage_catch_up(Sup *s, double now)
 {

@@ -1,5 +1,5 @@
 /*
- * types — the PostgreSQL → ClickHouse type mapping of DESIGN.md §5, as a table in C.
+ * types — the PostgreSQL → ClickHouse type mapping of ARCHITECTURE.md, "Types", as a table in C.
  *
  * A source column is described by PgTypeInfo (from the catalog, domains already resolved
  * to their base type). types_map picks the ClickHouse type from the probed server

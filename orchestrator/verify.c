@@ -127,14 +127,6 @@ typedef struct VMap {
 	size_t nslots, n;
 } VMap;
 
-static uint64_t bytes_hash(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-	return h;
-}
-
 static void vrow_free(VRow *r)
 {
 	free(r->key);
@@ -223,7 +215,7 @@ static void set_key(VRow *r, const Table *t)
 	}
 	r->klen = (uint32_t)k.len;
 	r->key = buf_steal(&k);
-	r->hash = bytes_hash(r->key, r->klen);
+	r->hash = buf_hash(r->key, r->klen);
 }
 
 static void note(Compare *cmp, const char *key_text, const char *what, const char *columns)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_cdc.sh — change-data-capture benchmarks, as ratios against a baseline measured in the
-# same run (DESIGN.md §8). Called by scripts/bench.sh inside scripts/with-servers.sh, or alone:
+# same run (ARCHITECTURE.md, "Benchmarks"). Called by scripts/bench.sh inside scripts/with-servers.sh, or alone:
 #
 #   scripts/with-servers.sh scripts/bench_cdc.sh
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ClickHouse stopped for 45 s (4.5 timeouts) under load, with wal_sender_timeout = 10s at the source
-# (DESIGN.md §3: while ClickHouse is unreachable the stream worker keeps answering, so the
+# (ARCHITECTURE.md, "Consistency": while ClickHouse is unreachable the stream worker keeps answering, so the
 # walsender never drops it). The same walsender and the same stream worker serve the slot
 # before and after the outage, neither log has a replication timeout or a lost connection,
 # and the destination ends equal. CDC_OUTAGE_SECS overrides the 45 s.

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Changes to a table while its snapshot is still being copied (DESIGN.md §3: CDC may run
+# Changes to a table while its snapshot is still being copied (ARCHITECTURE.md, "Consistency": CDC may run
 # while the snapshot runs; every transaction the snapshot did not see is streamed with a
 # larger version, so it wins whatever the order). One worker, small partitions, so the copy
 # takes a while; updates, deletes and inserts spread over the whole key range (partitions
 # already copied and not yet copied) run meanwhile; a second table, t2, waiting for its turn
-# to be copied, is truncated and refilled (DESIGN.md §3: a TRUNCATE during a table's snapshot
+# to be copied, is truncated and refilled (ARCHITECTURE.md, "Consistency": a TRUNCATE during a table's snapshot
 # restarts that snapshot). The test checks that the changes really ran during the copy, then
 # that the destination ends equal.
 . "$(dirname "$0")/lib.sh"

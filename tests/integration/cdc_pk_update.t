@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Updates of primary-key columns while pgch run streams (DESIGN.md §3: an update that changes
+# Updates of primary-key columns while pgch run streams (ARCHITECTURE.md, "Consistency": an update that changes
 # the key writes a delete for the old key first). Single and composite keys; a key changed
 # twice, and changed and back, in one transaction; two keys swapped in one transaction; a key
 # freed and reused by an insert; a row inserted and re-keyed in one transaction; a large

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Schema changes while pgch run streams (DESIGN.md §3): ALTER TABLE ADD COLUMN with constant
+# Schema changes while pgch run streams (ARCHITECTURE.md, "Consistency"): ALTER TABLE ADD COLUMN with constant
 # defaults of several types (rows not touched since read the default in ClickHouse, as in
 # PostgreSQL) and without a default (NULL); DROP COLUMN (the ClickHouse column stays, rows
 # written before keep their values); a column added in the transaction that fills it; two

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Unchanged TOAST values (DESIGN.md §3): a 100 kB text stored out of line (STORAGE EXTERNAL)
+# Unchanged TOAST values (ARCHITECTURE.md, "Consistency"): a 100 kB text stored out of line (STORAGE EXTERNAL)
 # and left alone by an UPDATE of another column arrives as 'u' (REPLICA IDENTITY DEFAULT).
 # The value in ClickHouse must stay intact (length and md5) when it comes from
 #  - ClickHouse (the row's earlier version is there: the snapshot's, or an earlier batch's),

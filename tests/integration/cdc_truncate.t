@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# TRUNCATE while pgch run streams (DESIGN.md §3): rows before it are gone from ClickHouse,
+# TRUNCATE while pgch run streams (ARCHITECTURE.md, "Consistency"): rows before it are gone from ClickHouse,
 # rows after it are there. A plain TRUNCATE between streamed inserts; TRUNCATE between
 # inserts of one transaction (the earlier ones void, the later ones kept); a TRUNCATE right
 # after inserts still pending in the same batch; TRUNCATE ... CASCADE of two tables; a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every type of DESIGN.md §5 through the stream: rows inserted after the snapshot, updated to
+# Every type of ARCHITECTURE.md, "Types" through the stream: rows inserted after the snapshot, updated to
 # other values (NULLs, empty values, extremes) and back, deleted and inserted again, read back
 # from ClickHouse value by value after each step. Twice: a table with types that have no
 # binary decoder (the whole stream then travels as text) and a table of only binary-capable

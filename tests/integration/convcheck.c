@@ -1,5 +1,5 @@
 /*
- * convcheck — proves that the binary and text paths write identical values (DESIGN.md §5).
+ * convcheck — proves that the binary and text paths write identical values (ARCHITECTURE.md, "Types").
  *
  *   convcheck CONFIG      (PostgreSQL and ClickHouse from the config; TAP on stdout)
  *

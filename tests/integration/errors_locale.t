@@ -5,9 +5,9 @@
 # line and fix. lc_messages is set with ALTER SYSTEM, because a refusal at connection time
 # is worded before any role setting applies, and reset when the test ends (the servers are
 # shared by the test files of a run).
-#   - a replication slot that exists without this pipe's record (SQLSTATE 42710): pgch
-#     snapshot says so and how to drop it; by English text the German "existiert bereits"
-#     fell through to the generic error, without the fix;
+#   - a replication slot that exists without this pipe's record: pgch snapshot says so and
+#     how to drop it (found from pg_replication_slots before creating anything; the 42710
+#     of CREATE_REPLICATION_SLOT, for a slot made in between, is unit-tested);
 #   - pgch check as a role without REPLICATION and without SELECT on one table: the whole
 #     report is the same;
 #   - a wrong password (28P01; pg_hba.conf asks one test role for a password, and is
@@ -115,7 +115,7 @@ like "$(pg -c "SELECT 1/0" 2>&1)" 'Division durch Null' "the server answered in 
 
 # ---------------------------------------------------------------- a slot that exists (42710)
 is "$slot_st_en" 1 "slot exists, English: pgch snapshot exits 1"
-like "$slot_line_en" "^replication slot $SLOT already exists but this pipe has no record of creating it.*pg_drop_replication_slot\('$SLOT'\)" \
+like "$slot_line_en" "^replication slot $SLOT exists, but no run of pipe .* is recorded.*pg_drop_replication_slot\('$SLOT'\)" \
 	"slot exists, English: pgch says so, and how to drop it"
 is "$slot_st_de" "$slot_st_en" "slot exists, German: the same exit status"
 is "$slot_line_de" "$slot_line_en" "slot exists, German: the same line, with its fix"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Replica identity (DESIGN.md §3): a selected table without a usable one (no primary key with
+# Replica identity (ARCHITECTURE.md, "Consistency"): a selected table without a usable one (no primary key with
 # REPLICA IDENTITY DEFAULT, or REPLICA IDENTITY NOTHING) is refused by plan and snapshot with a
 # message naming the table and the statement that fixes it; nothing is created (no ClickHouse
 # database, no publication, no slot), so the application's UPDATE/DELETE on it still work.

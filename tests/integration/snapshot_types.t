@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every type of DESIGN.md §5 through pgch snapshot, read back from ClickHouse value by value:
+# Every type of ARCHITECTURE.md, "Types" through pgch snapshot, read back from ClickHouse value by value:
 # NULLs, empty strings, text with tabs/newlines/backslashes/quotes/non-ASCII, numeric at full
 # precision with and without typmod, ±Infinity/NaN floats, dates before 1970, arrays with NULL
 # elements, bytea with zero bytes, and the unrepresentable-value policies.

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the batch (compaction by key) and of the version rules of DESIGN.md §3,
+ * Unit tests of the batch (compaction by key) and of the version rules of ARCHITECTURE.md, "Consistency",
  * checked against a model of ReplacingMergeTree: the row with the largest version wins,
  * and among equal versions the one inserted last.
  */
