@@ -60,6 +60,27 @@ static int access_chain(const char *access, const char **out)
 }
 
 /* Does a grant's database ("*", a name, or a "prefix*" wildcard) include `database`? */
+
+/* https and a verified certificate (libcurl verifies unless destination.tls.verify = false). */
+static void check_ch_tls(DestCheck *c)
+{
+	const char *url = c->ch.url;
+	bool encrypted = strncmp(url, "https://", 8) == 0;
+	const char *h = strstr(url, "://");
+	h = h ? h + 3 : url;
+	char host[256];
+	size_t n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/");
+	snprintf(host, sizeof host, "%.*s", (int)(n < sizeof host ? n : sizeof host - 1), h);
+	char msg[512];
+	const char *fix;
+	CheckStatus st = preflight_tls_verdict(encrypted, encrypted && c->ch.tls_verify ? 2 : 0, host, "ClickHouse",
+					       encrypted ? "remove destination.tls.verify = false and set destination.tls.ca_file"
+							 : "use ClickHouse's https_port: an https:// destination.url (and "
+							   "destination.tls.ca_file for a private CA)",
+					       msg, sizeof msg, &fix);
+	findings_add(c->out, "clickhouse tls", st, fix, "%s", msg);
+}
+
 static bool grant_db_matches(const char *pattern, const char *database)
 {
 	size_t n = strlen(pattern);
@@ -111,6 +132,7 @@ void preflight_dest_report_connect(DestCheck *c)
 	findings_captured_clear(&c->probe);
 	const ChCaps *k = &c->ch.caps;
 	findings_add(c->out, "clickhouse", CHECK_OK, NULL, "ClickHouse %s at %s as %s", k->version, c->ch.display, c->ch.user);
+	check_ch_tls(c);
 	Buf have, lack;
 	buf_init(&have);
 	buf_init(&lack);

@@ -3,6 +3,8 @@
  */
 #include "preflight_findings.h"
 
+#include <strings.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,4 +169,34 @@ int findings_failed(const Findings *f)
 	for (int i = 0; i < f->n; i++)
 		fails += f->items[i].status == CHECK_FAIL;
 	return fails;
+}
+
+bool preflight_host_is_local(const char *host)
+{
+	return !host || !*host || host[0] == '/' || strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+	       strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0;
+}
+
+CheckStatus preflight_tls_verdict(bool encrypted, int verified, const char *host, const char *what, const char *how,
+				  char *msg, size_t msglen, const char **fix)
+{
+	*fix = NULL;
+	bool local = preflight_host_is_local(host);
+	if (encrypted && verified >= 2) {
+		snprintf(msg, msglen, "%s connection encrypted, server certificate and host name verified", what);
+		return CHECK_OK;
+	}
+	if (encrypted && verified == 1) {
+		snprintf(msg, msglen, "%s connection encrypted, server certificate verified (not its host name)", what);
+		return CHECK_OK;
+	}
+	if (local) {
+		snprintf(msg, msglen, "%s connection %s, to a local host (%s)", what,
+			 encrypted ? "encrypted but not verified" : "not encrypted", host && *host ? host : "Unix socket");
+		return CHECK_OK;
+	}
+	snprintf(msg, msglen, "%s connection to %s is %s: what crosses the network can be read or altered", what, host,
+		 encrypted ? "encrypted but the server is not verified" : "not encrypted");
+	*fix = how;
+	return CHECK_WARN;
 }

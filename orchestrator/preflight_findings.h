@@ -12,11 +12,23 @@
 #define PGCH_PREFLIGHT_FINDINGS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config.h"
 #include "log.h"
 
 typedef enum CheckStatus { CHECK_OK, CHECK_WARN, CHECK_FAIL } CheckStatus;
+
+/*
+ * Transport security of a connection, as pgch check reports it: encrypted (TLS in use),
+ * verified (the server's certificate checked: 1 its CA, 2 its CA and host name), to a host
+ * that is local (loopback or a Unix socket: nothing crosses a network). OK when verified
+ * or local, WARN otherwise; *msg says which, *fix what to set (NULL for OK). `what` names
+ * the side ("PostgreSQL", "ClickHouse"), `how` the setting that fixes it.
+ */
+CheckStatus preflight_tls_verdict(bool encrypted, int verified, const char *host, const char *what, const char *how,
+				  char *msg, size_t msglen, const char **fix);
+bool preflight_host_is_local(const char *host);
 
 typedef struct Finding {
 	char *name;     /* stable identifier for --json: "wal_level", "table public.t", ... */

@@ -35,6 +35,26 @@ static int usable_tables(const Catalog *cat)
 	return n;
 }
 
+/* Is the connection encrypted, and was the server verified? (sslmode decides: verify-ca
+ * checks the certificate, verify-full its host name too.) */
+static void check_pg_tls(SourceCheck *c)
+{
+	int verified = 0;
+	PQconninfoOption *opts = PQconninfo(c->pg);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "sslmode") == 0 && o->val)
+			verified = strcmp(o->val, "verify-full") == 0 ? 2 : strcmp(o->val, "verify-ca") == 0 ? 1 : 0;
+	PQconninfoFree(opts);
+	bool encrypted = PQsslInUse(c->pg);
+	char msg[512];
+	const char *fix;
+	CheckStatus st = preflight_tls_verdict(encrypted, encrypted ? verified : 0, PQhost(c->pg), "PostgreSQL",
+					       "set source.sslmode = \"verify-full\" and source.sslrootcert to the CA that "
+					       "signed the server's certificate",
+					       msg, sizeof msg, &fix);
+	findings_add(c->out, "postgres tls", st, fix, "%s", msg);
+}
+
 static bool check_pg_connect(SourceCheck *c)
 {
 	char where[512];
@@ -51,6 +71,7 @@ static bool check_pg_connect(SourceCheck *c)
 	}
 	const char *version = PQparameterStatus(c->pg, "server_version");
 	findings_add(c->out, "postgres", CHECK_OK, NULL, "PostgreSQL %s at %s", version ? version : "?", where);
+	check_pg_tls(c);
 	int v = PQserverVersion(c->pg);
 	if (v < 140000)
 		findings_add(c->out, "postgres version", CHECK_FAIL, "upgrade PostgreSQL to 14 or newer",

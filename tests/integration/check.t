@@ -28,6 +28,8 @@ out=$("$PGCH" check "$WORK/ok.lua" 2>&1)
 ok $? "check of a healthy pipe exits 0"
 like "$out" '^OK    wal_level = logical' "aligned OK line for wal_level"
 like "$out" 'OK    direct connection, no pooler' "a direct connection is not taken for a pooler"
+like "$out" 'OK    PostgreSQL connection not encrypted, to a local host \(127\.0\.0\.1\)' "an unencrypted local PostgreSQL connection is OK, and said"
+like "$out" 'OK    ClickHouse connection not encrypted, to a local host \(127\.0\.0\.1\)' "so is the ClickHouse one"
 like "$out" 'OK    role [a-z]+ is a superuser, and a replication connection answers IDENTIFY_SYSTEM' "replication connection works"
 like "$out" 'OK    publication pgch_ok does not exist yet; pgch creates it' "publication can be created"
 like "$out" 'OK    replication slot pgch_ok does not exist yet' "slot state: absent"

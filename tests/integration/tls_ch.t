@@ -89,6 +89,9 @@ config "$WORK/ok.lua" "https://localhost:$https" "{ ca_file = \"$certs/ca.crt\" 
 is "$?" 0 "snapshot over https with destination.tls.ca_file: exit 0"
 is "$(chs "SELECT count() FROM $CHDB.orders FINAL WHERE _pgch_is_deleted = 0")" 2000 "every row arrived over https"
 
+like "$("$PGCH" check "$WORK/ok.lua" 2>&1)" 'OK    ClickHouse connection encrypted, server certificate and host name verified' \
+	"pgch check: https with a verified certificate"
+
 # ---------------------------------------------------------------- refused, with the reason and the fix
 config "$WORK/noca.lua" "https://localhost:$https" "{ verify = true }"
 out=$("$PGCH" plan "$WORK/noca.lua" 2>&1)

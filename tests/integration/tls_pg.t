@@ -59,6 +59,12 @@ like "$enc" 'walsender=true' "the replication connection is encrypted"
 ok "$(! grep -q '=false' <<<"$enc"; echo $?)" "no pgch connection is unencrypted ($enc)"
 run_stop
 
+out=$("$PGCH" check "$WORK/ok.lua" 2>&1)
+like "$out" 'OK    PostgreSQL connection encrypted, server certificate and host name verified' "pgch check: encrypted and verified"
+sed 's/sslmode = "verify-full"/sslmode = "require"/' "$WORK/ok.lua" >"$WORK/require.lua"
+like "$("$PGCH" check "$WORK/require.lua" 2>&1)" 'OK    PostgreSQL connection encrypted but not verified, to a local host \(localhost\)' \
+	"pgch check: sslmode = require says the server is not verified"
+
 # ---------------------------------------------------------------- refused
 config "$WORK/wrongca.lua" localhost "$certs/other.crt"
 out=$("$PGCH" plan "$WORK/wrongca.lua" 2>&1)

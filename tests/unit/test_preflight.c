@@ -4,6 +4,7 @@
  * ClickHouse grant coverage, and how a logged problem splits into finding and fix.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "preflight.h"
 #include "tap.h"
@@ -108,8 +109,32 @@ static void test_split(void)
 	split("PostgreSQL: permission denied", "PostgreSQL: permission denied", NULL, "anything else");
 }
 
+static void test_tls(void)
+{
+	char msg[512];
+	const char *fix;
+	ok(preflight_tls_verdict(true, 2, "db.internal", "PostgreSQL", "FIX", msg, sizeof msg, &fix) == CHECK_OK && !fix &&
+		   strstr(msg, "host name verified"),
+	   "encrypted and verified (verify-full): OK (%s)", msg);
+	ok(preflight_tls_verdict(true, 1, "db.internal", "PostgreSQL", "FIX", msg, sizeof msg, &fix) == CHECK_OK &&
+		   strstr(msg, "not its host name"),
+	   "verify-ca: OK, and says the host name is not checked");
+	ok(preflight_tls_verdict(false, 0, "db.internal", "PostgreSQL", "FIX", msg, sizeof msg, &fix) == CHECK_WARN && fix &&
+		   strcmp(fix, "FIX") == 0 && strstr(msg, "db.internal is not encrypted"),
+	   "not encrypted to a remote host: WARN with the fix (%s)", msg);
+	ok(preflight_tls_verdict(true, 0, "10.0.0.5", "ClickHouse", "FIX", msg, sizeof msg, &fix) == CHECK_WARN &&
+		   strstr(msg, "encrypted but the server is not verified"),
+	   "encrypted without verification (sslmode = require) to a remote host: WARN");
+	const char *local[] = {"localhost", "127.0.0.1", "::1", "/var/run/postgresql", ""};
+	for (int i = 0; i < 5; i++)
+		ok(preflight_tls_verdict(false, 0, local[i], "PostgreSQL", "FIX", msg, sizeof msg, &fix) == CHECK_OK && !fix,
+		   "not encrypted to a local host (%s): OK", local[i][0] ? local[i] : "default socket");
+	ok(!preflight_host_is_local("db.localhost.example") && !preflight_host_is_local("10.1.2.3"), "other hosts are remote");
+}
+
 int main(void)
 {
+	test_tls();
 	test_endpoints();
 	test_refused_by_postgres();
 	test_grants();
