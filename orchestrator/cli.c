@@ -456,7 +456,18 @@ static int pause_or_resume(const char *config, bool pause)
 {
 	Session s;
 	int rc = session_open(&s, config, false);
-	if (rc == 0) {
+	State st;
+	if (rc == 0 && !state_load(&s.ch, s.cfg, &st))
+		rc = PGCH_EXIT_FAILED;
+	else if (rc == 0) {
+		bool ran = state_find(&st, STATE_PIPE, "", 0) != NULL;
+		state_free(&st);
+		if (!ran) { /* nothing to pause: leave nothing behind, so a first run starts as usual */
+			log_info("%s has never run: there is nothing to %s (pgch run starts it)", s.cfg->pipe.name,
+				 pause ? "pause" : "resume");
+			session_close(&s);
+			return PGCH_EXIT_OK;
+		}
 		rc = request(&s, STATE_REQUEST, pause ? STATE_PAUSED : STATE_RUNNING, NULL, pause ? "pgch pause" : "pgch resume");
 		if (rc == 0)
 			log_info("%s: pgch run %s (the slot keeps its position)", s.cfg->pipe.name,

@@ -23,6 +23,12 @@ out=$("$PGCH" resync --table public.items "$WORK/ops.lua" 2>&1)
 is "$?" 0 "resync before any copy: exit 0"
 like "$out" 'public\.items has not been copied yet: pgch run \(or pgch snapshot\) copies it' "resync before any copy: says there is nothing to copy again"
 is "$(ch "SELECT count() FROM system.databases WHERE name = '$CHDB'")" 0 "resync before any copy: created nothing in ClickHouse"
+for cmd in pause resume; do
+	out=$("$PGCH" $cmd "$WORK/ops.lua" 2>&1)
+	is "$?" 0 "$cmd before the pipe ever ran: exit 0"
+	like "$out" "has never run: there is nothing to $cmd" "$cmd before the pipe ever ran: says so"
+done
+is "$(ch "SELECT count() FROM system.databases WHERE name = '$CHDB'")" 0 "pause and resume before any run: created nothing in ClickHouse"
 
 "$PGCH" run "$WORK/ops.lua" >"$WORK/run.log" 2>&1 &
 pid=$!
