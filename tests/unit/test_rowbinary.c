@@ -4,6 +4,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rowbinary.h"
 #include "tap.h"
@@ -183,6 +184,32 @@ static void test_dates(void)
 	is_str(conv(PG_DATE, "String", &legacy, UNREP_ERROR, true, be, 4), "0a313939392d31322d3331", "date binary -> text form");
 }
 
+/* The text form PostgreSQL prints for a date or timestamp, through binary: parse `s` (the
+ * text decoder), send the value as PostgreSQL's binary form, and format it back as String. */
+static const char *ts_round_trip(PgKind kind, const char *s)
+{
+	PgScratch sc = {0};
+	Value v = {.kind = V_NULL};
+	char err[128], be[8];
+	static char result[128];
+	if (pgvalue_decode_text(&sc, kind, s, strlen(s), &v, err, sizeof err) != CONV_OK)
+		return "BAD";
+	int len = kind == PG_DATE ? 4 : 8;
+	uint64_t x = kind == PG_DATE ? (uint64_t)(uint32_t)(int32_t)(v.days - PG_EPOCH_DAYS) : (uint64_t)v.us;
+	for (int i = 0; i < len; i++)
+		be[i] = (char)(x >> (8 * (len - 1 - i)));
+	ColConv c;
+	ChType t = ch_of("String", &legacy);
+	rowbinary_init(&c, kind, &t, UNREP_ERROR, &legacy);
+	Buf out;
+	buf_init(&out);
+	rowbinary_put(&c, true, be, len, &out, err, sizeof err);
+	snprintf(result, sizeof result, "%s", out.data + 1);
+	buf_free(&out);
+	rowbinary_free(&c);
+	return result;
+}
+
 static void test_timestamps(void)
 {
 	/* 2000-01-01 00:00:00.5 = 946684800.5 s */
@@ -205,6 +232,17 @@ static void test_timestamps(void)
 	buf_free(&out);
 	is_str(text(PG_TIMESTAMP, "DateTime64(6, 'UTC')", &modern, "infinity"),
 	       "UNREP: infinity has no ClickHouse DateTime64 form", "infinity refused");
+	/* the formatter prints what PostgreSQL's timestamp_out and date_out print */
+	static const char *const ts[] = {
+		"2024-01-02 03:04:05.678901", "1999-12-31 23:59:59", "2000-01-01 00:00:00.00001",
+		"1970-01-01 00:00:00.000001", "1812-06-24 12:00:00.1", "0001-01-01 00:00:00 BC",
+		"0044-03-15 10:11:12.5 BC", "294276-12-31 23:59:59.999999", "4713-11-24 00:00:00 BC",
+	};
+	for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+		is_str(ts_round_trip(PG_TIMESTAMP, ts[i]), ts[i], "timestamp binary -> text form %s", ts[i]);
+	static const char *const dates[] = {"2024-02-29", "0044-03-15 BC", "5874897-12-31", "1970-01-01", "0001-01-01"};
+	for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++)
+		is_str(ts_round_trip(PG_DATE, dates[i]), dates[i], "date binary -> text form %s", dates[i]);
 }
 
 static void test_arrays(void)
