@@ -41,6 +41,15 @@ static void put_name(Buf *b, const char *s)
 	buf_put_string(b, s, strlen(s));
 }
 
+/* 18.16's capabilities, and a config naming the version and deleted columns _v and _d. */
+static void setup(ChCaps *legacy, Config *cfg)
+{
+	types_caps_legacy(legacy);
+	memset(cfg, 0, sizeof *cfg);
+	cfg->dest.version_column = "_v";
+	cfg->dest.deleted_column = "_d";
+}
+
 static void test_choice(void)
 {
 	ChCaps legacy, modern;
@@ -53,11 +62,8 @@ static void test_choice(void)
 static void test_block(void)
 {
 	ChCaps legacy;
-	types_caps_legacy(&legacy);
 	Config cfg;
-	memset(&cfg, 0, sizeof cfg);
-	cfg.dest.version_column = "_v";
-	cfg.dest.deleted_column = "_d";
+	setup(&legacy, &cfg);
 	Column cols[3];
 	memset(cols, 0, sizeof cols);
 	cols[0].name = "id";
@@ -172,11 +178,8 @@ static void test_block(void)
 static void test_block_size(void)
 {
 	ChCaps legacy;
-	types_caps_legacy(&legacy);
 	Config cfg;
-	memset(&cfg, 0, sizeof cfg);
-	cfg.dest.version_column = "_v";
-	cfg.dest.deleted_column = "_d";
+	setup(&legacy, &cfg);
 	Column col;
 	memset(&col, 0, sizeof col);
 	col.name = "s";
