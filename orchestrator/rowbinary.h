@@ -2,8 +2,8 @@
  * rowbinary — convert PostgreSQL values, in binary send format or text output format, into
  * ClickHouse RowBinary for a column's chosen type.
  *
- * A value goes through two steps: decode (binary or text, by PgKind) into a small Value on
- * the stack, then encode (by ChType) into the output buffer. The two decoders feed the same
+ * A value goes through two steps: decode (binary or text, by PgKind; pgvalue.c) into a small
+ * Value on the stack, then encode (by ChType) into the output buffer. The two decoders feed the same
  * encoders, so snapshot (COPY binary) and streaming (pgoutput 'b' or 't' values) write
  * identical bytes for the same value. Nothing is allocated per value: numeric digits,
  * unescaped array elements and formatted text go through per-column scratch buffers.
@@ -27,13 +27,8 @@
 
 #include "buf.h"
 #include "config.h"
+#include "pgvalue.h"
 #include "types.h"
-
-typedef enum ConvResult {
-	CONV_OK = 0,
-	CONV_UNREP, /* value has no ClickHouse form and the policy is "error" */
-	CONV_BAD,   /* malformed input: a protocol or decoding error */
-} ConvResult;
 
 typedef struct ColConv {
 	PgKind pg;
@@ -44,11 +39,9 @@ typedef struct ColConv {
 	char delim;      /* array element delimiter in text form (pg_type.typdelim) */
 	uint64_t unrep_count;
 	/* scratch, reused across values */
-	uint16_t *digits;
-	size_t digits_cap;
+	PgScratch scratch; /* numeric digits; formatted text, decoded bytea (scratch.fmt) */
 	Buf tmp;  /* array elements being encoded */
 	Buf text; /* an unescaped array element */
-	Buf fmt;  /* formatted text, decoded bytea */
 } ColConv;
 
 void rowbinary_init(ColConv *c, PgKind pg, const ChType *ch, Unrepresentable policy, const ChCaps *caps);

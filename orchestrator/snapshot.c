@@ -18,6 +18,7 @@
 
 #include "ch.h"
 #include "log.h"
+#include "native.h"
 #include "pg.h"
 #include "progress.h"
 #include "rowbinary.h"
@@ -32,6 +33,7 @@ typedef struct Reader {
 	int part_index;
 	PGconn *conn;
 	ColConv *conv;
+	NativeBlock *native; /* Native blocks (native_chosen); NULL: RowBinary rows */
 	int ncols;
 	const char **fields;
 	int *lens;
@@ -107,7 +109,10 @@ static bool convert_message(Reader *r, const char *p, int n, Buf *out)
 		for (int i = 0; i < nf; i++) {
 			char err[512];
 			uint64_t before = r->conv[i].unrep_count;
-			ConvResult cr = rowbinary_put(&r->conv[i], t->cols[i].binary, r->fields[i], r->lens[i], out, err, sizeof err);
+			ConvResult cr = r->native ? native_put(r->native, i, &r->conv[i], t->cols[i].binary, r->fields[i], r->lens[i],
+							       err, sizeof err)
+						  : rowbinary_put(&r->conv[i], t->cols[i].binary, r->fields[i], r->lens[i], out, err,
+								  sizeof err);
 			if (cr == CONV_OK && r->conv[i].unrep_count != before && r->conv[i].unrep_count <= 20) {
 				char key[256], val[96];
 				describe_key(r, key, sizeof key);
@@ -132,8 +137,13 @@ static bool convert_message(Reader *r, const char *p, int n, Buf *out)
 				return false;
 			}
 		}
-		buf_put_le(out, r->job->version, 8);
-		buf_put_u8(out, 0);
+		if (r->native) {
+			if (native_row_done(r->native))
+				native_flush(r->native, out);
+		} else {
+			buf_put_le(out, r->job->version, 8);
+			buf_put_u8(out, 0);
+		}
 		r->rows++;
 	}
 	return true;
@@ -203,6 +213,8 @@ static int fill(void *ctx, Buf *out)
 		if (n == -1) {
 			if (!copy_finished(r))
 				return -1;
+			if (r->native)
+				native_flush(r->native, out);
 			r->eof = true;
 			break;
 		}
@@ -285,7 +297,12 @@ static int copy_partition(const SnapshotJob *job, PGconn *conn, ChConn *ch, int 
 	r.lens = xcalloc((size_t)t->ncols, sizeof(int));
 	for (int i = 0; i < t->ncols; i++)
 		catalog_conv_init(&t->cols[i], job->caps, &r.conv[i]);
-	char *insert = plan_insert_sql(t, job->cfg);
+	NativeBlock block;
+	if (native_chosen(job->caps)) {
+		native_init(&block, t, job->cfg, job->version);
+		r.native = &block;
+	}
+	char *insert = r.native ? native_insert_sql(t, job->cfg) : plan_insert_sql(t, job->cfg);
 	char settings[256];
 	ch_insert_settings(ch, t->partition_by != NULL, settings, sizeof settings);
 	bool ok = ch_insert(ch, insert, settings, fill, &r, NULL);
@@ -308,6 +325,8 @@ static int copy_partition(const SnapshotJob *job, PGconn *conn, ChConn *ch, int 
 	}
 	for (int i = 0; i < t->ncols; i++)
 		rowbinary_free(&r.conv[i]);
+	if (r.native)
+		native_free(r.native);
 	free(r.conv);
 	free(r.fields);
 	free(r.lens);

@@ -1,6 +1,6 @@
 /*
  * snapshot — the snapshot worker: one partition, from PostgreSQL's binary COPY to one
- * streaming RowBinary INSERT into ClickHouse.
+ * streaming INSERT into ClickHouse (RowBinary, or Native where native_chosen says so).
  *
  * The worker runs in its own process (forked by the supervisor) and opens its own
  * connections, once: it copies partition after partition in one REPEATABLE READ
@@ -10,8 +10,9 @@
  * SNAPSHOT), runs COPY (SELECT cols FROM ONLY leaf WHERE ctid range) TO STDOUT (FORMAT
  * binary), and feeds the INSERT from libcurl's read callback: each callback pulls COPY rows,
  * converts every field (rowbinary.c) and appends the row's version (the snapshot's
- * consistent point - 1) and is_deleted = 0. Memory is one upload buffer, whatever the size
- * of the partition. Progress goes to the supervisor over a pipe; the result is the exit code.
+ * consistent point - 1) and is_deleted = 0; for Native, the values go into a column block
+ * (native.c) that is appended whole when full. Memory is one upload buffer (and one block),
+ * whatever the size of the partition. Progress goes to the supervisor over a pipe; the result is the exit code.
  */
 #ifndef PGCH_SNAPSHOT_H
 #define PGCH_SNAPSHOT_H

@@ -4,6 +4,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rowbinary.h"
 #include "tap.h"
@@ -145,6 +146,70 @@ static void test_numeric(void)
 	is_str(conv(PG_NUMERIC, "String", &legacy, UNREP_ERROR, true, b, n), "034e614e", "binary NaN -> 'NaN'");
 }
 
+/*
+ * Decimal(p <= 18) has its own 64-bit converter: check it against a plain decimal-string
+ * oracle over generated values (signs, leading and trailing zeros, every p and s).
+ */
+static void test_decimal_small(void)
+{
+	unsigned seed = 7;
+	int bad = 0, tried = 0;
+	for (int iter = 0; iter < 3000; iter++) {
+		char s[64], ip[32], fp[32];
+		int il = (int)((seed = seed * 1103515245 + 12345) >> 16) % 21;
+		int fl = (int)((seed = seed * 1103515245 + 12345) >> 16) % 21;
+		for (int i = 0; i < il; i++)
+			ip[i] = (char)('0' + ((seed = seed * 1103515245 + 12345) >> 16) % 10 * (i > 3 || iter % 3));
+		for (int i = 0; i < fl; i++)
+			fp[i] = (char)('0' + ((seed = seed * 1103515245 + 12345) >> 16) % 10 * (i < fl - 2 || iter % 5));
+		ip[il] = fp[fl] = '\0';
+		if (il + fl == 0)
+			continue;
+		snprintf(s, sizeof s, "%s%s%s%s", iter % 2 ? "-" : "", ip, fl ? "." : "", fp);
+		int p = 1 + iter % 18, sc = (iter / 18) % (p + 1);
+		/* oracle: the scaled integer's digits, and whether anything lies below the scale */
+		char digits[64];
+		int nd = 0;
+		for (int i = 0; i < il; i++)
+			if (nd || ip[i] != '0')
+				digits[nd++] = ip[i];
+		bool below = false;
+		for (int i = 0; i < fl || i < sc; i++) {
+			char d = i < fl ? fp[i] : '0';
+			if (i >= sc)
+				below = below || d != '0';
+			else if (nd || d != '0')
+				digits[nd++] = d;
+		}
+		char want[160], type[32];
+		snprintf(type, sizeof type, "Decimal(%d, %d)", p, sc);
+		if (nd > p) {
+			snprintf(want, sizeof want, "UNREP: %.60s does not fit in %s", s, type);
+		} else if (below) {
+			snprintf(want, sizeof want, "UNREP: %.60s has more fraction digits than %s", s, type);
+		} else {
+			int64_t x = 0;
+			for (int i = 0; i < nd; i++)
+				x = x * 10 + (digits[i] - '0');
+			if (iter % 2)
+				x = -x;
+			int bytes = p <= 9 ? 4 : 8;
+			int n = 0;
+			for (int i = 0; i < bytes; i++)
+				n += snprintf(want + n, sizeof want - (size_t)n, "%02x", (unsigned)((uint64_t)x >> (8 * i)) & 0xff);
+		}
+		const char *got = text(PG_NUMERIC, type, &legacy, s);
+		tried++;
+		/* the messages print the value as PostgreSQL would (no leading zeros...): compare the verdict */
+		bool same = strncmp(want, "UNREP", 5) == 0 ? strncmp(got, "UNREP", 5) == 0 &&
+							      (strstr(got, "does not fit") != NULL) == (strstr(want, "does not fit") != NULL)
+							: strcmp(got, want) == 0;
+		if (!same && bad++ < 5)
+			printf("# %s as %s: got %s, want %s\n", s, type, got, want);
+	}
+	ok(bad == 0 && tried > 2500, "Decimal(p <= 18) matches the decimal oracle on %d generated values", tried);
+}
+
 static void test_text_bytes(void)
 {
 	is_str(text(PG_TEXT, "String", &legacy, "a\tb"), "036109" "62", "text as String with its length");
@@ -183,6 +248,32 @@ static void test_dates(void)
 	is_str(conv(PG_DATE, "String", &legacy, UNREP_ERROR, true, be, 4), "0a313939392d31322d3331", "date binary -> text form");
 }
 
+/* The text form PostgreSQL prints for a date or timestamp, through binary: parse `s` (the
+ * text decoder), send the value as PostgreSQL's binary form, and format it back as String. */
+static const char *ts_round_trip(PgKind kind, const char *s)
+{
+	PgScratch sc = {0};
+	Value v = {.kind = V_NULL};
+	char err[128], be[8];
+	static char result[128];
+	if (pgvalue_decode_text(&sc, kind, s, strlen(s), &v, err, sizeof err) != CONV_OK)
+		return "BAD";
+	int len = kind == PG_DATE ? 4 : 8;
+	uint64_t x = kind == PG_DATE ? (uint64_t)(uint32_t)(int32_t)(v.days - PG_EPOCH_DAYS) : (uint64_t)v.us;
+	for (int i = 0; i < len; i++)
+		be[i] = (char)(x >> (8 * (len - 1 - i)));
+	ColConv c;
+	ChType t = ch_of("String", &legacy);
+	rowbinary_init(&c, kind, &t, UNREP_ERROR, &legacy);
+	Buf out;
+	buf_init(&out);
+	rowbinary_put(&c, true, be, len, &out, err, sizeof err);
+	snprintf(result, sizeof result, "%s", out.data + 1);
+	buf_free(&out);
+	rowbinary_free(&c);
+	return result;
+}
+
 static void test_timestamps(void)
 {
 	/* 2000-01-01 00:00:00.5 = 946684800.5 s */
@@ -205,6 +296,17 @@ static void test_timestamps(void)
 	buf_free(&out);
 	is_str(text(PG_TIMESTAMP, "DateTime64(6, 'UTC')", &modern, "infinity"),
 	       "UNREP: infinity has no ClickHouse DateTime64 form", "infinity refused");
+	/* the formatter prints what PostgreSQL's timestamp_out and date_out print */
+	static const char *const ts[] = {
+		"2024-01-02 03:04:05.678901", "1999-12-31 23:59:59", "2000-01-01 00:00:00.00001",
+		"1970-01-01 00:00:00.000001", "1812-06-24 12:00:00.1", "0001-01-01 00:00:00 BC",
+		"0044-03-15 10:11:12.5 BC", "294276-12-31 23:59:59.999999", "4713-11-24 00:00:00 BC",
+	};
+	for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+		is_str(ts_round_trip(PG_TIMESTAMP, ts[i]), ts[i], "timestamp binary -> text form %s", ts[i]);
+	static const char *const dates[] = {"2024-02-29", "0044-03-15 BC", "5874897-12-31", "1970-01-01", "0001-01-01"};
+	for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++)
+		is_str(ts_round_trip(PG_DATE, dates[i]), dates[i], "date binary -> text form %s", dates[i]);
 }
 
 static void test_arrays(void)
@@ -292,6 +394,7 @@ int main(void)
 	test_ints();
 	test_floats();
 	test_numeric();
+	test_decimal_small();
 	test_text_bytes();
 	test_uuid();
 	test_dates();

@@ -1,0 +1,218 @@
+/*
+ * Unit tests of the Native block builder (native.c): the format choice under both probed-
+ * capability branches, and the exact bytes of a block with a plain, a Nullable and an
+ * Array(Nullable) column over rows with NULLs, an empty array and a value the policy nulls.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "native.h"
+#include "tap.h"
+#include "types.h"
+
+static char hexbuf[8192];
+static const char *hex(const char *p, size_t n)
+{
+	static const char *digits = "0123456789abcdef";
+	size_t o = 0;
+	for (size_t i = 0; i < n && o + 3 < sizeof hexbuf; i++) {
+		hexbuf[o++] = digits[(unsigned char)p[i] >> 4];
+		hexbuf[o++] = digits[(unsigned char)p[i] & 15];
+	}
+	hexbuf[o] = '\0';
+	return hexbuf;
+}
+
+static ChType type_of(const char *name, const ChCaps *caps)
+{
+	ChType t;
+	char err[128];
+	if (!types_parse(name, caps, &t, err, sizeof err)) {
+		printf("# %s: %s\n", name, err);
+		abort();
+	}
+	return t;
+}
+
+/* The hex of a string header: varint length, bytes. */
+static void put_name(Buf *b, const char *s)
+{
+	buf_put_string(b, s, strlen(s));
+}
+
+/* 18.16's capabilities, and a config naming the version and deleted columns _v and _d. */
+static void setup(ChCaps *legacy, Config *cfg)
+{
+	types_caps_legacy(legacy);
+	memset(cfg, 0, sizeof *cfg);
+	cfg->dest.version_column = "_v";
+	cfg->dest.deleted_column = "_d";
+}
+
+static void test_choice(void)
+{
+	ChCaps legacy, modern;
+	types_caps_legacy(&legacy);
+	types_caps_modern(&modern);
+	ok(native_chosen(&legacy), "18.16 (no LowCardinality): the snapshot writes Native");
+	ok(!native_chosen(&modern), "a modern server: the snapshot keeps RowBinary (Native not measured there)");
+}
+
+static void test_block(void)
+{
+	ChCaps legacy;
+	Config cfg;
+	setup(&legacy, &cfg);
+	Column cols[3];
+	memset(cols, 0, sizeof cols);
+	cols[0].name = "id";
+	cols[0].ch = type_of("Int32", &legacy);
+	cols[0].kind = PG_INT4;
+	cols[1].name = "s";
+	cols[1].ch = type_of("Nullable(Int16)", &legacy);
+	cols[1].kind = PG_INT4;
+	cols[1].policy = UNREP_NULL;
+	cols[2].name = "a";
+	cols[2].ch = type_of("Array(Nullable(String))", &legacy);
+	cols[2].kind = PG_TEXT;
+	Table t;
+	memset(&t, 0, sizeof t);
+	t.cols = cols;
+	t.ncols = 3;
+	ColConv conv[3];
+	for (int i = 0; i < 3; i++)
+		rowbinary_init(&conv[i], cols[i].kind, &cols[i].ch, cols[i].policy, &legacy);
+	NativeBlock b;
+	native_init(&b, &t, &cfg, 0x0102);
+	/* rows (text form): (1, 7, {x,NULL}), (2, NULL, NULL), (3, 70000 -> NULL by policy, {}) */
+	const char *rows[3][3] = {{"1", "7", "{x,NULL}"}, {"2", NULL, NULL}, {"3", "70000", "{}"}};
+	char err[128];
+	bool all = true;
+	for (int r = 0; r < 3; r++) {
+		for (int c = 0; c < 3; c++) {
+			const char *v = rows[r][c];
+			all = all && native_put(&b, c, &conv[c], false, v, v ? (int)strlen(v) : -1, err, sizeof err) == CONV_OK;
+		}
+		ok(!native_row_done(&b), "row %d: the block is not full", r + 1);
+	}
+	ok(all, "every value converted");
+	ok(conv[1].unrep_count == 1, "70000 has no Int16 form: the policy wrote NULL");
+	Buf got;
+	buf_init(&got);
+	native_flush(&b, &got);
+	Buf want;
+	buf_init(&want);
+	buf_put_varint(&want, 5); /* columns */
+	buf_put_varint(&want, 3); /* rows */
+	put_name(&want, "id");
+	put_name(&want, "Int32");
+	buf_put_le(&want, 1, 4);
+	buf_put_le(&want, 2, 4);
+	buf_put_le(&want, 3, 4);
+	put_name(&want, "s");
+	put_name(&want, "Nullable(Int16)");
+	buf_put(&want, "\0\1\1", 3); /* null map */
+	buf_put_le(&want, 7, 2);     /* values, defaults in the NULL rows */
+	buf_put_le(&want, 0, 2);
+	buf_put_le(&want, 0, 2);
+	put_name(&want, "a");
+	put_name(&want, "Array(Nullable(String))");
+	buf_put_le(&want, 2, 8); /* offsets: 2 elements, then none, then none */
+	buf_put_le(&want, 2, 8);
+	buf_put_le(&want, 2, 8);
+	buf_put(&want, "\0\1", 2);  /* the elements' null map */
+	buf_put_string(&want, "x", 1);
+	buf_put_string(&want, "", 0); /* NULL element: '' */
+	put_name(&want, "_v");
+	put_name(&want, "UInt64");
+	for (int r = 0; r < 3; r++)
+		buf_put_le(&want, 0x0102, 8);
+	put_name(&want, "_d");
+	put_name(&want, "UInt8");
+	buf_put(&want, "\0\0\0", 3);
+	char want_hex[4096];
+	snprintf(want_hex, sizeof want_hex, "%s", hex(want.data, want.len));
+	is_str(hex(got.data, got.len), want_hex, "the block's bytes");
+	/* the next block starts afresh: offsets count from zero again, the spare byte stays */
+	buf_reset(&got);
+	all = native_put(&b, 0, &conv[0], false, "4", 1, err, sizeof err) == CONV_OK &&
+	      native_put(&b, 1, &conv[1], false, "-5", 2, err, sizeof err) == CONV_OK &&
+	      native_put(&b, 2, &conv[2], false, "{y}", 3, err, sizeof err) == CONV_OK;
+	native_row_done(&b);
+	native_flush(&b, &got);
+	buf_reset(&want);
+	buf_put_varint(&want, 5);
+	buf_put_varint(&want, 1);
+	put_name(&want, "id");
+	put_name(&want, "Int32");
+	buf_put_le(&want, 4, 4);
+	put_name(&want, "s");
+	put_name(&want, "Nullable(Int16)");
+	buf_put(&want, "\0", 1);
+	buf_put_le(&want, (uint16_t)-5, 2);
+	put_name(&want, "a");
+	put_name(&want, "Array(Nullable(String))");
+	buf_put_le(&want, 1, 8);
+	buf_put(&want, "\0", 1);
+	buf_put_string(&want, "y", 1);
+	put_name(&want, "_v");
+	put_name(&want, "UInt64");
+	buf_put_le(&want, 0x0102, 8);
+	put_name(&want, "_d");
+	put_name(&want, "UInt8");
+	buf_put(&want, "\0", 1);
+	snprintf(want_hex, sizeof want_hex, "%s", hex(want.data, want.len));
+	ok(all, "second block converted");
+	is_str(hex(got.data, got.len), want_hex, "a second block restarts offsets and null maps");
+	buf_reset(&got);
+	native_flush(&b, &got);
+	ok(got.len == 0, "an empty block writes nothing");
+	buf_free(&got);
+	buf_free(&want);
+	native_free(&b);
+	for (int i = 0; i < 3; i++)
+		rowbinary_free(&conv[i]);
+}
+
+static void test_block_size(void)
+{
+	ChCaps legacy;
+	Config cfg;
+	setup(&legacy, &cfg);
+	Column col;
+	memset(&col, 0, sizeof col);
+	col.name = "s";
+	col.ch = type_of("String", &legacy);
+	col.kind = PG_TEXT;
+	Table t;
+	memset(&t, 0, sizeof t);
+	t.cols = &col;
+	t.ncols = 1;
+	ColConv conv;
+	rowbinary_init(&conv, PG_TEXT, &col.ch, UNREP_ERROR, &legacy);
+	NativeBlock b;
+	native_init(&b, &t, &cfg, 1);
+	static char big[40000];
+	memset(big, 'x', sizeof big);
+	char err[64];
+	int rows = 0;
+	bool full = false;
+	while (!full && rows < NATIVE_BLOCK_ROWS) {
+		native_put(&b, 0, &conv, false, big, (int)sizeof big, err, sizeof err);
+		full = native_row_done(&b);
+		rows++;
+	}
+	ok(full && rows == (int)(NATIVE_BLOCK_BYTES / sizeof big) + 1, "wide rows: the block is full at %d rows (%u bytes)",
+	   rows, NATIVE_BLOCK_BYTES);
+	native_free(&b);
+	rowbinary_free(&conv);
+}
+
+int main(void)
+{
+	test_choice();
+	test_block();
+	test_block_size();
+	return done_testing();
+}
