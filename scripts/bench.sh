@@ -16,7 +16,7 @@
 #   2. Measures, table by table, BENCH_REPS times each, alternating the order between
 #      repetitions (forward, then reversed) so neither side always runs on a warmer machine:
 #        baseline         psql -c "\copy pgbench_accounts to stdout" | curl --data-binary @-
-#                         (as written in DESIGN §8; note curl reads the whole body into memory
+#                         (the buffered form; note curl reads the whole body into memory
 #                         before it sends anything, so PostgreSQL and ClickHouse never overlap)
 #        baseline-stream  the same with `curl -T - -X POST` (chunked upload: streams, overlaps)
 #        pgch             pgch snapshot, pipe.snapshot.workers = 2, rows_per_partition default

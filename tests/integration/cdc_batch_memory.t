@@ -23,7 +23,7 @@ inserts_since() {
 ch_now() { ch_ok "SELECT toString(now())"; }
 
 # --- memory bound: 8 MB of pending changes, batch_size far above the row count
-write_config "$WORK/m.lua" "pipe = { name = \"$T_NAME\", sync_interval = 2, batch_size = 1000000, max_batch_memory = \"8MB\" }" \
+write_config "$WORK/m.lua" "pipe = { name = \"$T_NAME\", sync_interval = 10, batch_size = 1000000, max_batch_memory = \"8MB\" }" \
 	'tables = { "public.wide" }'
 run_start "$WORK/m.lua"
 wait_streaming 120
@@ -56,7 +56,7 @@ same_sample wide "id, c1, c2, c3, c4, c6, c9, c10" id "id % 997 = 3" "a sample o
 run_stop
 
 # --- row bound: batch_size rows per INSERT, whatever memory allows
-write_config "$WORK/r.lua" "pipe = { name = \"$T_NAME\", sync_interval = 2, batch_size = 7000 }" 'tables = { "public.wide" }'
+write_config "$WORK/r.lua" "pipe = { name = \"$T_NAME\", sync_interval = 10, batch_size = 7000 }" 'tables = { "public.wide" }'
 run_start "$WORK/r.lua"
 wait_until 60 "the stream worker to start" run_has 'stream\[[0-9]+\] info: streaming from slot' || stop_here "the stream starts"
 sleep 1

@@ -95,7 +95,7 @@ diag "rows stored before deduplication: $(ch "SELECT count() FROM $CHDB.big") (a
 is "$(ch "SELECT count() FROM $CHDB._pgch_state FINAL WHERE source_table = 'public.big' AND part >= 0 AND status = 'done'")" 8 "all 8 partitions are recorded done"
 
 ok $(kill -0 "$killed" 2>/dev/null && echo 1 || echo 0) "the killed worker is gone"
-no_sessions() { [ "$(pg -c "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgch%'")" = 0 ]; }
+no_sessions() { [ "$(pg -c "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgch%' AND datname = '$DB'")" = 0 ]; }
 poll_until 10 no_sessions
 ok $? "no pgch session is left on PostgreSQL"
 is "$(pg -c "SELECT count(*) FROM pg_replication_slots WHERE database = '$DB'")" 0 "no replication slot is left"
