@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "log.h"
@@ -235,10 +236,20 @@ void slot_release(ExportedSnapshot *s)
 bool slot_drop(PGconn *conn, const char *slot)
 {
 	const char *params[1] = {slot};
-	PGresult *res = PQexecParams(conn,
-				     "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
-				     1, NULL, params, NULL, NULL, 0);
-	bool ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+	PGresult *res = NULL;
+	bool ok = false;
+	/* A worker that used the slot has exited, but its walsender may still be on its way out:
+	 * 55006 (object_in_use) for a few moments. Wait for it, up to 10 s, then report. */
+	for (int tries = 0; tries < 100; tries++) {
+		PQclear(res);
+		res = PQexecParams(conn, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+				   1, NULL, params, NULL, NULL, 0);
+		ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+		if (ok || strcmp(pg_sqlstate(res), "55006") != 0)
+			break;
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 	if (!ok)
 		log_error("cannot drop replication slot %s: %s", slot, res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
 	else if (PQntuples(res) > 0)
