@@ -155,7 +155,7 @@ static void test_decimal_small(void)
 	unsigned seed = 7;
 	int bad = 0, tried = 0;
 	for (int iter = 0; iter < 3000; iter++) {
-		char s[64], ip[32], fp[32];
+		char s[80], ip[32], fp[32];
 		int il = (int)((seed = seed * 1103515245 + 12345) >> 16) % 21;
 		int fl = (int)((seed = seed * 1103515245 + 12345) >> 16) % 21;
 		for (int i = 0; i < il; i++)
