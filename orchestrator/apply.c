@@ -40,7 +40,7 @@ static void table_columns(Applier *a, ApplyTable *at)
 	for (int i = 0; i < t->ncols; i++)
 		at->col_to_rel[i] = -1;
 	free(at->insert_sql);
-	at->insert_sql = plan_insert_sql(t, a->cfg);
+	at->insert_sql = plan_insert_sql(t, a->cfg, "RowBinary");
 	at->have_relation = false;
 	/* room to split the widest row record (columns, then key texts) */
 	int widest = 0;

@@ -78,18 +78,6 @@ void native_free(NativeBlock *b)
 	memset(b, 0, sizeof *b);
 }
 
-char *native_insert_sql(const Table *t, const Config *cfg)
-{
-	Buf sql;
-	buf_init(&sql);
-	buf_puts(&sql, "INSERT INTO ");
-	plan_target(t, cfg, &sql);
-	char *cols = catalog_insert_columns(t, cfg);
-	buf_printf(&sql, " (%s) FORMAT Native", cols);
-	free(cols);
-	return buf_steal(&sql);
-}
-
 /* One element of c's type at p (n bytes) into c's null map and data. */
 static bool put_element(NativeCol *c, const char *p, size_t n, size_t *used)
 {

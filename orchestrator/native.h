@@ -79,9 +79,6 @@ bool native_chosen(const ChCaps *caps);
 void native_init(NativeBlock *b, const Table *t, const Config *cfg, uint64_t version);
 void native_free(NativeBlock *b);
 
-/* "INSERT INTO db.table (columns) FORMAT Native". */
-char *native_insert_sql(const Table *t, const Config *cfg);
-
 /*
  * Convert one value of column i (len < 0: SQL NULL) into the block with rowbinary_put;
  * its result, and err, as rowbinary_put's. On failure the block is left unusable (callers

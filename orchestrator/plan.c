@@ -101,14 +101,14 @@ void plan_add_column_sql(const Table *t, const Config *cfg, const Column *c, con
 	buf_puts(out, default_expr ? default_expr : "");
 }
 
-char *plan_insert_sql(const Table *t, const Config *cfg)
+char *plan_insert_sql(const Table *t, const Config *cfg, const char *format)
 {
 	Buf sql;
 	buf_init(&sql);
 	buf_puts(&sql, "INSERT INTO ");
 	plan_target(t, cfg, &sql);
 	char *cols = catalog_insert_columns(t, cfg);
-	buf_printf(&sql, " (%s) FORMAT RowBinary", cols);
+	buf_printf(&sql, " (%s) FORMAT %s", cols, format);
 	free(cols);
 	return buf_steal(&sql);
 }

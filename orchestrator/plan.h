@@ -53,8 +53,9 @@ void plan_where(const Partition *p, Buf *out);
 /* CREATE DATABASE / CREATE TABLE statements. */
 void plan_create_database(const Config *cfg, Buf *out);
 void plan_create_table(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out);
-/* "INSERT INTO `db`.`target` (columns, version, is_deleted) FORMAT RowBinary" (malloc'd) */
-char *plan_insert_sql(const Table *t, const Config *cfg);
+/* "INSERT INTO `db`.`target` (columns, version, is_deleted) FORMAT <format>" (malloc'd):
+ * RowBinary, or Native for the snapshot where the server takes it cheaper */
+char *plan_insert_sql(const Table *t, const Config *cfg, const char *format);
 /* `db`.`target` */
 void plan_target(const Table *t, const Config *cfg, Buf *out);
 /* The DDL pgch runs on an existing target (appended to out): "TRUNCATE TABLE `db`.`t`",

@@ -302,7 +302,7 @@ static int copy_partition(const SnapshotJob *job, PGconn *conn, ChConn *ch, int 
 		native_init(&block, t, job->cfg, job->version);
 		r.native = &block;
 	}
-	char *insert = r.native ? native_insert_sql(t, job->cfg) : plan_insert_sql(t, job->cfg);
+	char *insert = plan_insert_sql(t, job->cfg, r.native ? "Native" : "RowBinary");
 	char settings[256];
 	ch_insert_settings(ch, t->partition_by != NULL, settings, sizeof settings);
 	bool ok = ch_insert(ch, insert, settings, fill, &r, NULL);

@@ -54,7 +54,7 @@ static bool load_copy(ChConn *ch, const Config *cfg, const Table *t, const char 
 	buf_reset(&sql);
 	plan_create_table(&copy, cfg, &ch->caps, &sql);
 	okq = okq && ch_query(ch, sql.data, NULL);
-	char *insert = native ? native_insert_sql(&copy, cfg) : plan_insert_sql(&copy, cfg);
+	char *insert = plan_insert_sql(&copy, cfg, native ? "Native" : "RowBinary");
 	okq = okq && ch_insert(ch, insert, NULL, fill_once, body, NULL);
 	free(insert);
 	char *cols = catalog_insert_columns(&copy, cfg);
