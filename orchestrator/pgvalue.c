@@ -15,16 +15,6 @@
 
 /* ---------------------------------------------------------------- calendar */
 
-int64_t pgvalue_days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 void pgvalue_civil_from_days(int64_t z, int64_t *yp, int *mp, int *dp)
 {
 	z += 719468;
@@ -279,7 +269,7 @@ static size_t parse_ymd(const char *s, size_t n, int64_t *days)
 	int d = (s[i + 4] - '0') * 10 + (s[i + 5] - '0');
 	if (m < 1 || m > 12 || d < 1 || d > 31)
 		return 0;
-	*days = pgvalue_days_from_civil(y, m, d);
+	*days = types_days_from_civil(y, m, d);
 	return i + 6;
 }
 
@@ -298,7 +288,7 @@ static int64_t bc_days(int64_t days)
 	int64_t y;
 	int m, d;
 	pgvalue_civil_from_days(days, &y, &m, &d);
-	return pgvalue_days_from_civil(1 - y, m, d);
+	return types_days_from_civil(1 - y, m, d);
 }
 
 static ConvResult parse_date_text(const char *s, size_t n, Value *v, char *err, size_t errlen)

@@ -74,8 +74,7 @@ static inline bool pgvalue_text_eq(const char *s, size_t n, const char *lit)
 	return n == m && strncasecmp(s, lit, m) == 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
-int64_t pgvalue_days_from_civil(int64_t y, int m, int d);
+/* The date of a day count since 1970-01-01 (types_days_from_civil goes the other way). */
 void pgvalue_civil_from_days(int64_t z, int64_t *yp, int *mp, int *dp);
 
 /* Decode one value of kind `kind` (n bytes at d) into v; CONV_BAD with a message in err. */

@@ -8,14 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int32_t days_from_civil(int y, int m, int d)
+int64_t types_days_from_civil(int64_t y, int m, int d)
 {
 	y -= m <= 2;
-	int era = (y >= 0 ? y : y - 399) / 400;
-	int yoe = y - era * 400;
-	int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * 146097 + doe - 719468;
 }
 
@@ -35,10 +34,10 @@ void types_caps_modern(ChCaps *c)
 	c->has_low_cardinality = c->has_nullable_in_array = c->has_replacing_is_deleted = true;
 	c->has_async_insert = c->has_max_partitions_per_insert_block = c->has_insert_deduplicate = true;
 	c->has_zstd_http = true;
-	c->date32_min = days_from_civil(1900, 1, 1);
-	c->date32_max = days_from_civil(2299, 12, 31);
-	c->dt64_min = (int64_t)days_from_civil(1900, 1, 1) * 86400 * 1000000;
-	c->dt64_max = ((int64_t)days_from_civil(2299, 12, 31) * 86400 + 86399) * 1000000 + 999999;
+	c->date32_min = (int32_t)types_days_from_civil(1900, 1, 1);
+	c->date32_max = (int32_t)types_days_from_civil(2299, 12, 31);
+	c->dt64_min = types_days_from_civil(1900, 1, 1) * 86400 * 1000000;
+	c->dt64_max = (types_days_from_civil(2299, 12, 31) * 86400 + 86399) * 1000000 + 999999;
 }
 
 PgKind types_pg_kind(const PgTypeInfo *pg)

@@ -142,6 +142,9 @@ static inline bool types_is_nullable(const ChType *ch)
 
 /* Capabilities of ClickHouse 18.16 and of a modern (23.x+) server: for unit tests, and for
  * `pgch plan --assume-modern`. */
+/* Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm). */
+int64_t types_days_from_civil(int64_t y, int m, int d);
+
 void types_caps_legacy(ChCaps *caps);
 void types_caps_modern(ChCaps *caps);
 
