@@ -134,9 +134,17 @@ static PGconn *source_for_lookup(void *ctx)
 	return apply_source(ctx);
 }
 
-void apply_begin(Applier *a, uint64_t version)
+void apply_begin(Applier *a, uint64_t version, int64_t commit_time)
 {
 	a->version = version;
+	a->commit_unix_us = commit_time + 946684800LL * 1000000; /* PostgreSQL's epoch is 2000-01-01 */
+}
+
+/* A table's counts since its last report, to the supervisor's metrics. */
+static void report_counts(Applier *a, ApplyTable *at)
+{
+	progress_send_counts(a->o->progress_fd, (int)(at - a->tables), at->counts);
+	memset(at->counts, 0, sizeof at->counts);
 }
 
 /* ---------------------------------------------------------------- needs_resync */
@@ -150,6 +158,7 @@ static void mark_resync(Applier *a, ApplyTable *at, const char *why)
 			  at->t->display, why);
 	at->resync = true;
 	batch_reset(&at->batch);
+	memset(at->counts, 0, sizeof at->counts); /* set aside, not applied */
 	state_mark_needs_resync(&a->ch, a->cfg, at->t->display, at->t->target, a->version, why);
 	progress_send_table(a->o->progress_fd, PROG_STREAM_RESYNC, (int)(at - a->tables), a->version);
 }
@@ -340,8 +349,10 @@ static void report_unrep(Applier *a, ApplyTable *at, uint64_t before, const Buf 
 
 static void note_pending(Applier *a)
 {
-	if (a->pending_rows++ == 0)
+	if (a->pending_rows++ == 0) {
 		a->first_pending = progress_now();
+		progress_send_flush(a->o->progress_fd, PROG_STREAM_PENDING, 0, a->commit_unix_us);
+	}
 }
 
 /* A delete: the key columns from the old tuple, the rest empty, is_deleted = 1. */
@@ -435,6 +446,7 @@ static bool apply_row_change(Applier *a, const PgoMsg *m)
 		log_error("%s: a change arrived before its Relation message", at->t->display);
 		return false;
 	}
+	at->counts[m->type == 'I' ? PROG_N_INSERT : m->type == 'U' ? PROG_N_UPDATE : PROG_N_DELETE]++;
 	switch (m->type) {
 	case 'I': return add_upsert(a, at, &m->new_tuple, NULL, false) || !a->fatal;
 	case 'U': {
@@ -454,6 +466,7 @@ static bool apply_row_change(Applier *a, const PgoMsg *m)
 typedef struct FlushFill {
 	ApplyTable *at;
 	int next;
+	int64_t bytes; /* RowBinary written so far */
 } FlushFill;
 
 /* RowBinary of the next entries: each row record's column bytes in order, then version and
@@ -463,6 +476,7 @@ static int flush_fill(void *ctx, Buf *out)
 	FlushFill *f = ctx;
 	TableBatch *b = &f->at->batch;
 	int ncols = f->at->t->ncols;
+	size_t start = out->len;
 	while (f->next < b->n && out->len < FILL_CHUNK) {
 		BatchEntry *e = &b->entries[f->next++];
 		if (!e->live)
@@ -476,6 +490,7 @@ static int flush_fill(void *ctx, Buf *out)
 		buf_put_le(out, e->version, 8);
 		buf_put_u8(out, e->deleted ? 1 : 0);
 	}
+	f->bytes += (int64_t)(out->len - start);
 	return f->next < b->n ? 1 : 0;
 }
 
@@ -491,7 +506,7 @@ static bool flush_table(Applier *a, ApplyTable *at)
 			if (a->fatal)
 				return false;
 		} else {
-			FlushFill f = {at, 0};
+			FlushFill f = {at, 0, 0};
 			char settings[256];
 			ch_insert_settings(&a->ch, false, settings, sizeof settings);
 			a->ch.quiet = attempt > 1;
@@ -503,8 +518,14 @@ static bool flush_table(Applier *a, ApplyTable *at)
 					log_info("ClickHouse accepts inserts again");
 				a->rows_applied += (uint64_t)live;
 				batch_reset(&at->batch);
+				at->counts[PROG_N_ROWS] = live;
+				at->counts[PROG_N_BYTES] = f.bytes;
+				report_counts(a, at);
 				return true;
 			}
+			int64_t retry[PROG_N_COUNTS] = {0};
+			retry[a->ch.last_status == 0 ? PROG_N_RETRY_UNREACHABLE : PROG_N_RETRY_REJECTED] = 1;
+			progress_send_counts(a->o->progress_fd, (int)(at - a->tables), retry);
 			if (a->ch.last_status != 0 && ++ch_errors > a->cfg->pipe.max_retries) {
 				mark_resync(a, at, a->ch.last_error ? a->ch.last_error : "ClickHouse keeps rejecting its rows");
 				return true;
@@ -565,6 +586,8 @@ static bool apply_truncate(Applier *a, const PgoMsg *m)
 		}
 		log_info("%s truncated", at->t->display);
 		buf_free(&sql);
+		at->counts[PROG_N_TRUNCATE]++; /* with the changes before it, which it made void */
+		report_counts(a, at);
 		progress_send_table(a->o->progress_fd, PROG_STREAM_TRUNCATE, (int)(at - a->tables), a->version);
 	}
 	return true;

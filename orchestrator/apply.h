@@ -36,6 +36,7 @@
 #include "ch.h"
 #include "config.h"
 #include "pgoutput.h"
+#include "progress.h"
 #include "rowbinary.h"
 
 /* Wait `secs` while keeping the replication connection alive; false: stop was asked for. */
@@ -63,6 +64,7 @@ typedef struct ApplyTable {
 	bool have_relation;
 	bool resync;          /* needs_resync: changes set aside until copied again */
 	char *insert_sql;
+	int64_t counts[PROG_N_COUNTS]; /* changes batched since the last flush, for metrics */
 } ApplyTable;
 
 typedef struct Applier {
@@ -75,6 +77,7 @@ typedef struct Applier {
 	bool binary_ok;       /* every column can travel in pgoutput's binary form */
 	bool fatal;           /* cannot continue as configured (logged) */
 	uint64_t version;     /* the open transaction's commit LSN */
+	int64_t commit_unix_us; /* and its commit time */
 	int64_t pending_rows; /* changes batched since the last flush */
 	double first_pending; /* when the first of them arrived */
 	uint64_t rows_applied;
@@ -91,8 +94,9 @@ void apply_close(Applier *a);
 /* The source connection for queries (opened on first use; NULL, logged, when it cannot be). */
 PGconn *apply_source(Applier *a);
 
-/* A transaction begins: its changes carry this version (its commit LSN). */
-void apply_begin(Applier *a, uint64_t version);
+/* A transaction begins: its changes carry this version (its commit LSN); commit_time is
+ * pgoutput's (microseconds since 2000-01-01), for the lag metric. */
+void apply_begin(Applier *a, uint64_t version, int64_t commit_time);
 
 /* Insert ('I'), Update ('U'), Delete ('D'), Relation ('R'), Truncate ('T'); other messages
  * are ignored. false: the stream cannot go on (a->fatal says whether retrying can help). */

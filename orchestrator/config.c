@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "lua_prelude.h" /* generated from lua/pgch.lua: LUA_PRELUDE */
 #include "sandbox.h"
 
@@ -171,6 +172,7 @@ static const Field pipe_fields[] = {
 	FNUM("status_interval", pipe.status_interval, 1, 3600),
 	FINT("max_retries", pipe.max_retries, 0, 1000),
 	FENUM("on_unrepresentable", pipe.on_unrepresentable, "error|null|clamp"),
+	FSTR("metrics", pipe.metrics),
 	{NULL, F_STR, 0, 0, 0, NULL},
 };
 
@@ -633,6 +635,10 @@ static void finish(ConfigParser *p)
 	}
 	check_url(p);
 	check_tls(p);
+	char mhost[256], merr[128];
+	int mport;
+	if (cfg->pipe.metrics && !metrics_http_parse(cfg->pipe.metrics, mhost, sizeof mhost, &mport, merr, sizeof merr))
+		config_parse_error(p, config_key_line(cfg, 1, "metrics"), "pipe.metrics = \"%s\" %s", cfg->pipe.metrics, merr);
 	const char *cols[] = {cfg->dest.version_column, cfg->dest.deleted_column, cfg->dest.synced_column};
 	static const char *const col_keys[] = {"version", "is_deleted", "synced_at"};
 	for (int i = 0; i < 3; i++) {

@@ -100,6 +100,7 @@ typedef struct Config {
 		double status_interval;
 		int max_retries;
 		char *on_unrepresentable;
+		char *metrics;      /* "HOST:PORT" of the Prometheus endpoint; NULL: none */
 		struct {
 			int workers;
 			long rows_per_partition;

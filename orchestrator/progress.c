@@ -44,6 +44,19 @@ void progress_send_table(int fd, ProgressKind kind, int table, uint64_t lsn)
 	progress_send(fd, &m);
 }
 
+void progress_send_counts(int fd, int table, const int64_t n[PROG_N_COUNTS])
+{
+	ProgressMsg m = {.kind = PROG_STREAM_TABLE, .u.counts = {.index = table}};
+	memcpy(m.u.counts.n, n, sizeof m.u.counts.n);
+	progress_send(fd, &m);
+}
+
+void progress_send_flush(int fd, ProgressKind kind, int64_t duration_us, int64_t commit_unix_us)
+{
+	ProgressMsg m = {.kind = kind, .u.flush = {.duration_us = duration_us, .commit_unix_us = commit_unix_us}};
+	progress_send(fd, &m);
+}
+
 double progress_now(void)
 {
 	struct timespec ts;

@@ -23,7 +23,24 @@ typedef enum ProgressKind {
 	PROG_STREAM_UNREP,  /* stream: a table's unrepresentable values since the last record (u.unrep) */
 	PROG_STREAM_RESYNC, /* stream: a table's changes cannot be applied: it needs a new copy (u.table) */
 	PROG_STREAM_TRUNCATE, /* stream: a table was truncated by the transaction at u.table.lsn */
+	PROG_STREAM_TABLE,  /* stream: a table's counts since its last record, for metrics (u.counts) */
+	PROG_STREAM_FLUSH,  /* stream: every pending change is in ClickHouse (u.flush) */
+	PROG_STREAM_PENDING, /* stream: the first change since the last flush was batched (u.flush) */
 } ProgressKind;
+
+/* The counts of a PROG_STREAM_TABLE record: changes applied by kind, rows and bytes written,
+ * failed INSERT attempts by reason. */
+enum {
+	PROG_N_INSERT,
+	PROG_N_UPDATE,
+	PROG_N_DELETE,
+	PROG_N_TRUNCATE,
+	PROG_N_ROWS,
+	PROG_N_BYTES,
+	PROG_N_RETRY_UNREACHABLE, /* ClickHouse did not answer */
+	PROG_N_RETRY_REJECTED,    /* ClickHouse answered with an error */
+	PROG_N_COUNTS
+};
 
 typedef struct ProgressMsg {
 	int32_t kind; /* ProgressKind */
@@ -49,6 +66,15 @@ typedef struct ProgressMsg {
 			int32_t pad;
 			uint64_t lsn;
 		} table;
+		struct {
+			int32_t index; /* table index in the catalog */
+			int32_t pad;
+			int64_t n[PROG_N_COUNTS];
+		} counts;
+		struct {
+			int64_t duration_us;  /* PROG_STREAM_FLUSH: how long the flush took, retries included */
+			int64_t commit_unix_us; /* PROG_STREAM_PENDING: commit time of the first change waiting */
+		} flush;
 	} u;
 } ProgressMsg;
 
@@ -58,6 +84,8 @@ void progress_send_part(int fd, ProgressKind kind, int part, int64_t rows, int64
 void progress_send_unrep(int fd, ProgressKind kind, int index, int column, int64_t count);
 void progress_send_stream(int fd, int64_t rows_applied, uint64_t confirmed_lsn);
 void progress_send_table(int fd, ProgressKind kind, int table, uint64_t lsn);
+void progress_send_counts(int fd, int table, const int64_t n[PROG_N_COUNTS]);
+void progress_send_flush(int fd, ProgressKind kind, int64_t duration_us, int64_t commit_unix_us);
 
 /* Monotonic seconds. */
 double progress_now(void);

@@ -73,8 +73,10 @@ static bool wait_servicing(void *ctx, double secs)
 /* Flush every table, then confirm the last transaction it completed. */
 static bool stream_flush(Stream *s)
 {
+	double started = progress_now();
 	if (!apply_flush(&s->apply))
 		return false;
+	progress_send_flush(s->o->progress_fd, PROG_STREAM_FLUSH, (int64_t)((progress_now() - started) * 1e6), 0);
 	if (s->last_commit_end > s->confirmed)
 		s->confirmed = s->last_commit_end;
 	return send_status(s, false);
@@ -112,7 +114,7 @@ static bool on_message(Stream *s, const char *payload, size_t len)
 	switch (m.type) {
 	case 'B':
 		s->in_txn = true;
-		apply_begin(&s->apply, m.final_lsn);
+		apply_begin(&s->apply, m.final_lsn, m.commit_time);
 		if (s->o->stop_at && m.final_lsn >= s->o->stop_at)
 			s->reached = true;
 		return true;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "pg.h"
 #include "prepare.h"
 #include "progress.h"
@@ -58,6 +59,7 @@ typedef struct Sup {
 	bool stopping;
 	double started;
 	double last_control;    /* when requests in _pgch_state were last read */
+	Metrics *metrics;       /* pipe.metrics */
 } Sup;
 
 /* ---------------------------------------------------------------- signals */
@@ -261,7 +263,10 @@ static void partition_failed(Sup *s, int pi, int status)
 	double now = progress_now(), retry_at;
 	char how[64];
 	worker_describe_exit(status, how, sizeof how);
-	switch (sched_part_failed(&s->sched, pi, worker_exit_code(status), s->stopping || sup_stop, now, &retry_at)) {
+	SchedVerdict verdict = sched_part_failed(&s->sched, pi, worker_exit_code(status), s->stopping || sup_stop, now, &retry_at);
+	metrics_worker_exit(s->metrics, METRICS_SNAPSHOT, worker_exit_code(status), WIFSIGNALED(status),
+			    verdict == SCHED_RETRY || verdict == SCHED_NEW_SNAPSHOT);
+	switch (verdict) {
 	case SCHED_ABANDONED: break;
 	case SCHED_NEW_SNAPSHOT:
 		if (p->snapshot_lsn == s->snap.lsn) {
@@ -301,6 +306,7 @@ static void part_progress(Sup *s, const ProgressMsg *m)
 		s->unrep[p->table] += m->u.unrep.count;
 		return;
 	}
+	metrics_copied(s->metrics, p->table, m->u.part.rows - p->rows, m->u.part.bytes - (int64_t)p->bytes);
 	p->rows = m->u.part.rows;
 	p->bytes = (uint64_t)m->u.part.bytes;
 	if (m->kind == PROG_PART_DONE && p->status == PART_RUNNING)
@@ -352,7 +358,10 @@ static void drain_progress(Sup *s)
 			case PROG_PART_ROWS:
 			case PROG_PART_DONE:
 			case PROG_PART_UNREP: part_progress(s, &m[i]); break;
-			default: stream_progress(s, &m[i]); break;
+			default:
+				metrics_progress(s->metrics, &m[i]);
+				stream_progress(s, &m[i]);
+				break;
 			}
 		}
 	}
@@ -391,7 +400,10 @@ static void role_exited(Sup *s, int status)
 	s->role.pid = 0; /* reaped: what it sent last must not signal its pid */
 	drain_progress(s);
 	double now = progress_now();
-	switch (sched_role_exit(&s->role, worker_exit_code(status), s->stopping, !s->run_mode, now)) {
+	RoleVerdict verdict = sched_role_exit(&s->role, worker_exit_code(status), s->stopping, !s->run_mode, now);
+	metrics_worker_exit(s->metrics, METRICS_STREAM, worker_exit_code(status), WIFSIGNALED(status),
+			    verdict == ROLE_RESTART);
+	switch (verdict) {
 	case ROLE_REACHED:
 		s->caught_up = true;
 		if (s->catch_up_to > s->max_lsn)
@@ -610,11 +622,13 @@ static void stop_all(Sup *s)
 /* Wait for progress, a child's end or the snapshot connection's loss, at most timeout ms. */
 static void wait_events(Sup *s, int timeout)
 {
-	struct pollfd pfd[3] = {{s->prog_rd, POLLIN, 0}, {worker_ended_fd(), POLLIN, 0}, {-1, POLLIN, 0}};
+	struct pollfd pfd[4] = {{s->prog_rd, POLLIN, 0}, {worker_ended_fd(), POLLIN, 0}, {-1, POLLIN, 0},
+				{metrics_fd(s->metrics), POLLIN, 0}};
 	if (s->snap_ok)
 		pfd[2].fd = PQsocket(s->snap.conn);
-	if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
+	if (poll(pfd, 4, timeout) < 0 && errno != EINTR)
 		log_warn("poll: %s", strerror(errno));
+	metrics_serve(s->metrics, s->pg);
 	if (pfd[1].revents & POLLIN)
 		worker_ended_clear();
 	drain_progress(s);
@@ -712,14 +726,16 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 {
 	if (!supervisor_signals())
 		return PGCH_EXIT_FAILED;
+	Metrics *metrics = xcalloc(1, sizeof *metrics); /* listening before anything is created */
 	PrepareOptions po = {run_mode, o->restart, o->keep_slot};
 	Prepared pre;
-	switch (prepare_run(cfg, pg, ch, cat, &po, &pre)) {
-	case PREPARE_NOTHING_LEFT: return PGCH_EXIT_OK;
-	case PREPARE_FAILED: return PGCH_EXIT_FAILED;
-	case PREPARE_READY: break;
+	PrepareResult pr = metrics_open(metrics, cfg, cat) ? prepare_run(cfg, pg, ch, cat, &po, &pre) : PREPARE_FAILED;
+	if (pr != PREPARE_READY) {
+		metrics_close(metrics);
+		free(metrics);
+		return pr == PREPARE_NOTHING_LEFT ? PGCH_EXIT_OK : PGCH_EXIT_FAILED;
 	}
-	Sup sup = {.cfg = cfg, .pg = pg, .ch = ch, .cat = cat, .o = o, .run_mode = run_mode, .snap = pre.snap,
+	Sup sup = {.cfg = cfg, .pg = pg, .ch = ch, .cat = cat, .o = o, .run_mode = run_mode, .metrics = metrics, .snap = pre.snap,
 		   .snap_ok = pre.snap_ok, .slot_start = pre.slot_start, .max_lsn = pre.max_lsn, .prog_rd = -1,
 		   .prog_wr = -1, .unrep = pre.unrep, .started = progress_now()};
 	Sup *s = &sup;
@@ -759,11 +775,14 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 		 cat->ntables == 1 ? "" : "s", nparts, nparts == 1 ? "" : "s", todo, cfg->pipe.snapshot.workers);
 	for (int ti = 0; ti < cat->ntables; ti++)
 		s->lines[ti].done = !sched_table_copying(&s->sched, ti);
+	metrics_attach(s->metrics, &(MetricsView){&s->sched, s->unrep, &s->paused, &s->failed, &s->copy_finished, run_mode});
 	progress_display_init(true); /* on stderr, and only on a terminal: --json goes to stdout */
 	schedule(s);
 	progress_display_finish();
 	rc = finish(s);
 out:
+	metrics_close(s->metrics);
+	free(s->metrics);
 	slot_release(&s->snap);
 	sched_free(&s->sched);
 	free(s->lines);

@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
   # build
   gcc make pkg-config libc6-dev
-  libpq-dev liblua5.4-dev libcurl4-openssl-dev libssh2-1-dev libzstd-dev
+  libpq-dev liblua5.4-dev libcurl4-openssl-dev libssh2-1-dev libzstd-dev libmicrohttpd-dev
   # servers and clients used by tests, demo and bench
   postgresql postgresql-contrib postgresql-client clickhouse-server clickhouse-client
   curl perl procps iproute2 zstd
@@ -20,6 +20,8 @@ packages=(
   locales
   # integration tests on a local ClickHouse cluster: its coordination service (a JRE app)
   zookeeper
+  # integration tests of the metrics endpoint: promtool and a Prometheus server that scrapes it
+  prometheus
 )
 
 missing=()
