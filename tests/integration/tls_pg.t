@@ -2,9 +2,12 @@
 # TLS to PostgreSQL: a server started with ssl = on and a certificate from a test CA
 # (openssl); a snapshot and a stream with sslmode = "verify-full" and sslrootcert, every pgch
 # connection encrypted (pg_stat_ssl, replication included); a wrong CA and a wrong host name
-# are refused with libpq's reason. The server is this test's own.
+# are refused with libpq's reason. The same through an SSH bastion (a real sshd): the
+# certificate is verified against source.host while the bytes go through the tunnel. The
+# server is this test's own.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cdc.sh"
+. "$(dirname "$0")/lib_sshd.sh"
 
 PGT=$WORK/pgtls
 at_exit '"$ROOT/scripts/pg.sh" stop "$PGT" >/dev/null 2>&1'
@@ -74,5 +77,41 @@ config "$WORK/wronghost.lua" 127.0.0.1 "$certs/ca.crt"
 out=$("$PGCH" plan "$WORK/wronghost.lua" 2>&1)
 ok $(($? == 0)) "a certificate for another host name: refused"
 like "$out" 'does not match host name "127.0.0.1"' "with libpq's reason"
+
+# ---------------------------------------------------------------- verify-full through an SSH bastion
+sshd_start
+at_exit 'kill "$sshd_pid" 2>/dev/null; wait "$sshd_pid" 2>/dev/null'
+"$PGCH" keygen "$WORK/id_pgch" >/dev/null 2>&1 || bail "pgch keygen failed"
+echo "restrict,port-forwarding,permitopen=\"localhost:$port\" $(cat "$WORK/id_pgch.pub")" >>"$WORK/authorized_keys"
+tunnel() { # tunnel FROM TO: FROM's config through the bastion, with its own pipe and database
+	sed -e "s/name = \"$T_NAME\"/name = \"${T_NAME}_ssh\"/" -e "s/database = \"$CHDB\"/database = \"${CHDB}_ssh\"/" "$1" >"$2"
+	echo "source.ssh = { host = \"127.0.0.1\", port = $ssh_port, user = \"$user\", private_key = \"$WORK/id_pgch\", known_hosts = \"$WORK/known_hosts\" }" >>"$2"
+}
+ch "DROP DATABASE IF EXISTS ${CHDB}_ssh" >/dev/null
+at_exit 'ch "DROP DATABASE IF EXISTS ${CHDB}_ssh" >/dev/null'
+tunnel "$WORK/ok.lua" "$WORK/ssh.lua"
+out=$("$PGCH" snapshot --keep-slot "$WORK/ssh.lua" 2>&1)
+is "$?" 0 "snapshot over verify-full TLS through the SSH tunnel: exit 0"
+like "$out" "SSH tunnel up: PostgreSQL at localhost:$port through $user@127.0.0.1:$ssh_port" "... through the tunnel"
+is "$(ch "SELECT count(), sum(id) FROM ${CHDB}_ssh.orders FINAL WHERE _pgch_is_deleted = 0")" \
+	"$(tpsql -d tls -F $'\t' -c "SELECT count(*), sum(id) FROM orders")" "every row copied through the tunnel"
+RUN_LOG=$WORK/run-ssh.log
+run_start "$WORK/ssh.lua"
+wait_until 60 "the stream to start through the tunnel" run_has 'streaming from slot' || show_log
+tpsql -d tls -c "UPDATE orders SET note = 'tunnelled' WHERE id <= 50"
+poll_until 30 eval '[ "$(ch "SELECT count() FROM ${CHDB}_ssh.orders FINAL WHERE note = '"'"'tunnelled'"'"'")" = 50 ]'
+ok $? "changes streamed over TLS through the tunnel"
+enc=$(tpsql -d postgres -c "SELECT string_agg(DISTINCT a.backend_type || '=' || s.ssl, ',' ORDER BY a.backend_type || '=' || s.ssl)
+      FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name LIKE 'pgch%'")
+like "$enc" 'walsender=true' "the tunnelled replication connection is encrypted"
+ok "$(! grep -q '=false' <<<"$enc"; echo $?)" "no tunnelled pgch connection is unencrypted ($enc)"
+run_stop
+n=$(grep -c "server_request_direct_tcpip: originator 127.0.0.1 port [0-9]*, target localhost port $port" "$WORK/sshd.log")
+ok $((n == 0)) "sshd forwarded pgch's connections ($n channels, none direct)"
+tunnel "$WORK/wrongca.lua" "$WORK/ssh-wrongca.lua"
+out=$("$PGCH" plan "$WORK/ssh-wrongca.lua" 2>&1)
+ok $(($? == 0)) "through the tunnel, a server certificate from another CA: refused"
+like "$out" 'certificate verify failed' "with libpq's reason"
+
 tpsql -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active" >/dev/null
 done_testing

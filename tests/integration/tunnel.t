@@ -5,10 +5,7 @@
 # the data arrives, and each failure — unknown or changed host key, unauthorized key,
 # wrong passphrase, bastion down, session dropped mid-run — is one clear error, non-zero.
 . "$(dirname "$0")/lib.sh"
-
-SSHD=/usr/sbin/sshd
-[ -x "$SSHD" ] && command -v ssh-keygen >/dev/null && command -v ssh-keyscan >/dev/null ||
-	bail "openssh-server and openssh-client are needed (scripts/deps.sh installs them)"
+. "$(dirname "$0")/lib_sshd.sh"
 
 fresh_dbs
 pg <<'SQL'
@@ -18,33 +15,8 @@ ANALYZE items;
 SQL
 
 # ---------------------------------------------------------------- the bastion
-ssh_port=$("$ROOT/scripts/freeport")
-ssh-keygen -q -t ed25519 -N '' -C bastion -f "$WORK/host_key"
-: >"$WORK/authorized_keys"
-cat >"$WORK/sshd_config" <<CONF
-Port $ssh_port
-ListenAddress 127.0.0.1
-HostKey $WORK/host_key
-PidFile $WORK/sshd.pid
-AuthorizedKeysFile $WORK/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PermitRootLogin yes
-AllowTcpForwarding yes
-LogLevel DEBUG1
-CONF
-[ "$(id -u)" = 0 ] && [ ! -d /run/sshd ] && mkdir -p -m 0755 /run/sshd # privilege separation
-"$SSHD" -D -f "$WORK/sshd_config" -E "$WORK/sshd.log" &
-sshd_pid=$!
+sshd_start
 trap 'kill "$sshd_pid" 2>/dev/null; wait "$sshd_pid" 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 50); do
-	ssh-keyscan -p "$ssh_port" 127.0.0.1 >"$WORK/known_hosts" 2>/dev/null && [ -s "$WORK/known_hosts" ] && break
-	sleep 0.1
-done
-[ -s "$WORK/known_hosts" ] || { cat "$WORK/sshd.log" >&2; bail "sshd did not start on port $ssh_port"; }
-user=$(id -un)
 
 # ---------------------------------------------------------------- pgch keygen
 out=$("$PGCH" keygen "$WORK/id_pgch" 2>&1)
