@@ -173,6 +173,7 @@ static const Field pipe_fields[] = {
 	FINT("max_retries", pipe.max_retries, 0, 1000),
 	FENUM("on_unrepresentable", pipe.on_unrepresentable, "error|null|clamp"),
 	FSTR("metrics", pipe.metrics),
+	FBOOL("initial_load", pipe.initial_load),
 	{NULL, F_STR, 0, 0, 0, NULL},
 };
 
@@ -563,6 +564,7 @@ static void set_defaults(Config *cfg)
 	cfg->pipe.heartbeat_interval = 60;
 	cfg->pipe.status_interval = 10;
 	cfg->pipe.max_retries = 5;
+	cfg->pipe.initial_load = true;
 	cfg->pipe.on_unrepresentable = xstrdup("error");
 	cfg->pipe.snapshot.workers = 4;
 	cfg->pipe.snapshot.rows_per_partition = 1000000;

@@ -81,6 +81,7 @@ typedef struct TableRule {
 	int n_types;
 	KeyVal *unrep;      /* column -> "error" | "null" | "clamp" ("*" = every column) */
 	int n_unrep;
+	int initial_load;   /* 1: copy its rows first, 0: changes only (CDC-only), -1: as pipe.initial_load */
 	int matches;        /* filled by catalog selection */
 } TableRule;
 
@@ -101,6 +102,7 @@ typedef struct Config {
 		int max_retries;
 		char *on_unrepresentable;
 		char *metrics;      /* "HOST:PORT" of the Prometheus endpoint; NULL: none */
+		bool initial_load;  /* copy the tables' rows before streaming (false: changes only) */
 		struct {
 			int workers;
 			long rows_per_partition;

@@ -85,7 +85,7 @@ static KeyVal *parse_string_map(ConfigParser *p, const char *what, int line, int
 }
 
 static const char *const table_entry_keys[] = {"target",	"order_by", "exclude_columns", "partition_by",
-					       "types",		"on_unrepresentable", NULL};
+					       "types",		"on_unrepresentable", "initial_load", NULL};
 
 static TableRule *add_rule(Config *cfg, const char *pattern, int line)
 {
@@ -95,6 +95,7 @@ static TableRule *add_rule(Config *cfg, const char *pattern, int line)
 	r->pattern = strchr(pattern, '.') ? xstrdup(pattern) : xasprintf("public.%s", pattern);
 	r->wildcard = strpbrk(pattern, "*?") != NULL;
 	r->line = line;
+	r->initial_load = -1;
 	return r;
 }
 
@@ -132,6 +133,11 @@ static void parse_table_entry(ConfigParser *p, int line)
 				r->target = xstrdup(lua_tostring(L, -1));
 			else
 				r->partition_by = xstrdup(lua_tostring(L, -1));
+		} else if (strcmp(key, "initial_load") == 0) {
+			if (lua_type(L, -1) != LUA_TBOOLEAN)
+				config_parse_error(p, kline, "%s: initial_load must be true or false, got %s", name, luaL_typename(L, -1));
+			else
+				r->initial_load = lua_toboolean(L, -1);
 		} else if (strcmp(key, "order_by") == 0) {
 			r->order_by = parse_string_list(p, "order_by", kline, &r->n_order_by);
 			if (r->order_by && r->n_order_by == 0)

@@ -9,6 +9,11 @@
 
 #include "ch.h"
 
+bool plan_copies(const Table *t, const Config *cfg)
+{
+	return t->rule && t->rule->initial_load >= 0 ? t->rule->initial_load == 1 : cfg->pipe.initial_load;
+}
+
 void plan_partitions(const Catalog *cat, const Config *cfg, Plan *plan)
 {
 	memset(plan, 0, sizeof *plan);
@@ -41,6 +46,8 @@ void plan_partitions(const Catalog *cat, const Config *cfg, Plan *plan)
 				p->start = (uint32_t)(k * per);
 				p->end = k + 1 < n ? (uint32_t)((k + 1) * per) : 0;
 				p->est_rows = l->est_rows / n;
+				/* initial_load = false: planned, so that a resync can copy it, but done */
+				p->status = plan_copies(t, cfg) ? PART_TODO : PART_DONE;
 			}
 		}
 	}
@@ -217,7 +224,8 @@ void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const C
 			buf_json_string(&out, t->display);
 			buf_puts(&out, ", \"target\": ");
 			buf_json_string(&out, t->target);
-			buf_printf(&out, ", \"estimated_rows\": %lld, \"ddl\": ", (long long)t->est_rows);
+			buf_printf(&out, ", \"estimated_rows\": %lld, \"initial_load\": %s, \"ddl\": ", (long long)t->est_rows,
+				   plan_copies(t, cfg) ? "true" : "false");
 			buf_json_string(&out, ddl.data);
 			buf_puts(&out, ", \"columns\": [");
 			for (int i = 0; i < t->ncols; i++) {
@@ -235,7 +243,7 @@ void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const C
 			}
 			buf_puts(&out, "], \"partitions\": [");
 			bool first = true;
-			for (int i = 0; i < plan->nparts; i++) {
+			for (int i = 0; i < plan->nparts && plan_copies(t, cfg); i++) {
 				const Partition *p = &plan->parts[i];
 				if (p->table != ti)
 					continue;
@@ -258,13 +266,19 @@ void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const C
 			print_notes(t, &out, true);
 			buf_puts(&out, "]}");
 		} else {
-			buf_printf(&out, "\n%s -> %s.%s (~%lld rows, %d partition%s", t->display, cfg->dest.database, t->target,
-				   (long long)t->est_rows, count_parts(plan, ti), count_parts(plan, ti) == 1 ? "" : "s");
+			if (plan_copies(t, cfg))
+				buf_printf(&out, "\n%s -> %s.%s (~%lld rows, %d partition%s", t->display, cfg->dest.database,
+					   t->target, (long long)t->est_rows, count_parts(plan, ti), count_parts(plan, ti) == 1 ? "" : "s");
+			else
+				buf_printf(&out, "\n%s -> %s.%s (~%lld rows, not copied", t->display, cfg->dest.database, t->target,
+					   (long long)t->est_rows);
 			if (t->relkind == 'p')
 				buf_printf(&out, " over %d leaf partition%s", t->nleaves, t->nleaves == 1 ? "" : "s");
 			buf_puts(&out, ")\n");
 			buf_printf(&out, "%s\n", ddl.data);
-			for (int i = 0; i < plan->nparts; i++) {
+			if (!plan_copies(t, cfg))
+				buf_puts(&out, "  no initial copy (initial_load = false): only changes from now on are streamed\n");
+			for (int i = 0; i < plan->nparts && plan_copies(t, cfg); i++) {
 				const Partition *p = &plan->parts[i];
 				if (p->table != ti)
 					continue;

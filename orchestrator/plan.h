@@ -45,6 +45,9 @@ typedef struct Plan {
 
 /* Split every table into partitions. */
 void plan_partitions(const Catalog *cat, const Config *cfg, Plan *plan);
+/* Is the table copied before its changes are streamed (initial_load, per table or pipe)? A
+ * table that is not has its partitions planned as done: a resync copies it all the same. */
+bool plan_copies(const Table *t, const Config *cfg);
 void plan_free(Plan *plan);
 
 /* " WHERE ctid >= '(a,0)' AND ctid < '(b,0)'" or "" for a whole leaf. */

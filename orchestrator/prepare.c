@@ -114,7 +114,7 @@ static bool record_plan(ChConn *ch, const Config *cfg, const Catalog *cat, const
 		const Partition *part = &p->plan.parts[i];
 		const Table *t = &cat->tables[part->table];
 		if (!state_find(&p->st, STATE_PARTITION, t->display, part->number))
-			state_row_partition(&rows[n++], t, part, STATE_TODO);
+			state_row_partition(&rows[n++], t, part, part->status == PART_DONE ? STATE_DONE : STATE_TODO);
 	}
 	for (int ti = 0; ti < cat->ntables; ti++) {
 		const StateRecord *r = state_find(&p->st, STATE_TABLE, cat->tables[ti].display, 0);
