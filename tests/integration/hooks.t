@@ -18,7 +18,7 @@ DELETE FROM h2 WHERE id > 250;
 SQL
 
 # ---------------------------------------------------------------- a hook that works
-write_config "$WORK/ok.lua" \
+write_config "$WORK/hk.lua" \
 	'destination.columns = { is_deleted = "_deleted" }' \
 	'tables = { "public.h1", "public.h2" }' \
 	'function on_table(t)' \
@@ -37,7 +37,7 @@ write_config "$WORK/ok.lua" \
 	'  end' \
 	'end'
 
-plan=$("$PGCH" plan "$WORK/ok.lua" 2>&1)
+plan=$("$PGCH" plan "$WORK/hk.lua" 2>&1)
 ok $? "plan with the hook exits 0"
 [ $? = 0 ] || diag "$plan"
 like "$plan" 'PARTITION BY grp'$'\n''ORDER BY \(`grp`, `id`\)' "the plan shows the hook's ORDER BY and PARTITION BY"
@@ -45,7 +45,7 @@ like "$plan" 'CREATE VIEW IF NOT EXISTS `t_hooks`.`h1_live` AS SELECT \* FROM `t
 	"the plan shows pgch.live_view's statement, over the renamed is_deleted column"
 like "$plan" 'public\.h2 -> [^ ]*h2_renamed' "a returned table replaces the argument (target h2_renamed)"
 
-out=$("$PGCH" snapshot "$WORK/ok.lua" 2>&1)
+out=$("$PGCH" snapshot "$WORK/hk.lua" 2>&1)
 st=$?
 is "$st" 0 "snapshot with the hook exits 0"
 [ "$st" = 0 ] || diag "$out"

@@ -73,6 +73,9 @@ fresh_dbs() {
 }
 
 # write_config FILE [LUA LINES...]: source/destination for this test's databases, then extra lines.
+# Without pipe.name, the pipe (and its slot, which every database of the server shares) is
+# named after FILE: a stem another test also uses without a name lets two tests running at
+# once take each other's slot. Set name = "$T_NAME" or pick a stem no other test uses.
 write_config() {
 	local f=$1
 	shift

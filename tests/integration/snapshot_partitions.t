@@ -25,11 +25,11 @@ ANALYZE empty_one;
 SQL
 is "$(pg -c "SELECT count(*) FROM big")" 200000 "set-up: 200000 rows in PostgreSQL"
 
-write_config "$WORK/p.lua" \
+write_config "$WORK/sp.lua" \
 	'pipe = { snapshot = { workers = 2, rows_per_partition = 20000 } }' \
 	'tables = { "public.big", "public.empty_one" }'
 
-plan=$("$PGCH" plan "$WORK/p.lua" 2>&1)
+plan=$("$PGCH" plan "$WORK/sp.lua" 2>&1)
 ok $? "plan exits 0"
 nparts=$(printf '%s\n' "$plan" | grep -c '^  partition [0-9]*: "public"."big"')
 ok $((!(nparts >= 8 && nparts <= 12))) "plan splits big into about 10 partitions (got $nparts)"
@@ -44,7 +44,7 @@ starts=$(printf '%s\n' "$plan" | sed -n "s/.*\"public\".\"big\" WHERE ctid >= '(
 ends=$(printf '%s\n' "$plan" | sed -n "s/.*\"public\".\"big\" .*ctid < '(\([0-9]*\),0)'.*/\1/p")
 is "$starts" "$ends" "partition ranges are contiguous (each starts at the previous end)"
 
-out=$("$PGCH" snapshot "$WORK/p.lua" 2>&1)
+out=$("$PGCH" snapshot "$WORK/sp.lua" 2>&1)
 st=$?
 is "$st" 0 "snapshot exits 0"
 [ "$st" = 0 ] || diag "$out"
