@@ -42,6 +42,9 @@
 #   4. Prints per table best and median wall time, rows/s, the ratios pgch/baseline-stream
 #      (target <= 0.65) and pgch/baseline, peak RSS of every pgch process (target < 64 MB),
 #      CPU seconds by component and the load.
+#   5. After each `pgch` run, times `pgch verify` on the copy just made (both sides read
+#      once, every value compared) and reports its median and its ratio to the snapshot's;
+#      a difference it finds fails the bench.
 #
 # How it measures
 #   wall time    bash $EPOCHREALTIME around the whole command (pgch: process start to exit,
@@ -276,6 +279,12 @@ measure() { # measure KIND REP
 	esac
 	sleep 0.2 # let the postmaster reap the backends before reading its cutime
 	after=$(cpu_now)
+	if [ "$kind" = pgch ]; then # pgch verify on the copy just made: its cost next to the copy's
+		local v0=$EPOCHREALTIME vst=0
+		"$PGCH" verify "$cfg" >"$OUT/$run_no-verify.out" 2>&1 || vst=$?
+		printf '%s\t%s\t%s\t%s\n' "$TABLE" "$rep" "$(awk -v a="$v0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')" "$vst" >>"$OUT/verify.tsv"
+		[ "$vst" = 0 ] || { say "bench: pgch verify found differences: $(tail -n 3 "$OUT/$run_no-verify.out")"; failed=1; }
+	fi
 	local ok=ok
 	verify "$chdb" || ok=MISMATCH
 	[ "$ok" = ok ] || failed=1
@@ -331,6 +340,14 @@ report() { # report: the current table's figures, from the results of its runs
 				cpu[k] / cpu["baseline-stream"], ("baseline" in cpu) ? sprintf("   / baseline: %.2f", cpu[k] / cpu["baseline"]) : ""
 		}
 	}' "$results"
+	awk -F'\t' -v table="$TABLE" -v rows="$ROWS" '
+	function sortn(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t } }
+	function med(a, n) { return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+	FNR == NR { if ($1 == "pgch" && $14 == table) S[++ns] = $3; next }
+	$1 == table { V[++nv] = $3; if ($4 != 0) bad++ }
+	END { if (!nv) exit; sortn(S, ns); sortn(V, nv)
+	      printf "pgch verify (every value of every row, both sides): median %.2f s, %.0f rows/s, %.2f x the snapshot%s\n",
+	             med(V, nv), rows / med(V, nv), med(V, nv) / med(S, ns), bad ? "   DIFFERENCES FOUND" : "" }' "$results" "$OUT/verify.tsv" 2>/dev/null
 	echo
 	echo "peak RSS (MB) per pgch process, largest over the runs (target < 64 MB):"
 	awk -F'\t' -v kinds="${kinds[*]}" -v reps="$REPS" -v table="$TABLE" '
