@@ -72,6 +72,8 @@ static int session_open_source(Session *s, const char *config)
 /* Connect to and probe the destination; false (logged) if it cannot be reached. */
 static bool session_open_destination(Session *s)
 {
+	if (s->ch_open)
+		return s->ch.probed; /* opened before: as it went then */
 	if (!ch_open(&s->ch, &s->cfg->dest))
 		return false;
 	s->ch_open = true;
@@ -353,7 +355,20 @@ int cli_drop(const char *config, const CliOptions *o)
 			  cfg->pipe.slot);
 		goto out;
 	}
-	if (info.exists && !slot_drop(s.pg, cfg->pipe.slot))
+	/* a slot pgch did not create (pipe.slot named a DBA's) stays: read that from the recorded
+	 * progress while ClickHouse answers */
+	bool foreign = false;
+	State st0;
+	if (info.exists && session_open_destination(&s) && state_load(&s.ch, cfg, &st0)) {
+		const StateRecord *p = state_find(&st0, STATE_PIPE, NULL, 0);
+		foreign = p && p->slot_foreign;
+		state_free(&st0);
+	}
+	if (foreign)
+		log_info("kept replication slot %s: pgch did not create it (drop it with SELECT pg_drop_replication_slot('%s') "
+			 "if nothing else needs it)",
+			 cfg->pipe.slot, cfg->pipe.slot);
+	else if (info.exists && !slot_drop(s.pg, cfg->pipe.slot))
 		goto out;
 	if (!slot_drop_publication(s.pg, cfg->pipe.publication))
 		goto out;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "pg.h"
@@ -17,6 +18,8 @@ typedef enum SlotPlan {
 	SLOT_CREATE,    /* no slot: create it */
 	SLOT_RECREATE,  /* a slot nothing was copied under (or --restart): drop it, then create it */
 	SLOT_RESUME,    /* the recorded slot: continue from its confirmed position */
+	SLOT_FOREIGN,   /* a slot pgch did not create (pipe.slot named a DBA's): copy under a temporary
+			 * slot's snapshot, stream from it, never drop it */
 } SlotPlan;
 
 /* ---------------------------------------------------------------- look and decide */
@@ -42,15 +45,41 @@ static bool slot_in_use(const Config *cfg, const SlotInfo *info)
 	return info->exists && info->active;
 }
 
-/* Where the slot comes from; false (logged) if the run cannot go on. Changes nothing. */
-static bool slot_decide(const Config *cfg, const PrepareOptions *o, const StateRecord *prior, const SlotInfo *info,
-			SlotPlan *plan)
+/* A slot pgch can stream from: pgoutput, of the source's database. */
+static bool slot_usable(PGconn *pg, const Config *cfg, const SlotInfo *info)
+{
+	if (!info->exists || (strcmp(info->plugin, "pgoutput") == 0 && strcmp(info->database, PQdb(pg)) == 0))
+		return true;
+	log_error("replication slot %s belongs to something else (plugin %s, database %s): pgch streams from a pgoutput slot "
+		  "of database %s. Set pipe.slot to another name (pgch creates it), or have one made with "
+		  "SELECT pg_create_logical_replication_slot('%s', 'pgoutput') in database %s",
+		  cfg->pipe.slot, *info->plugin ? info->plugin : "none (a physical slot)", *info->database ? info->database : "none",
+		  PQdb(pg), cfg->pipe.slot, PQdb(pg));
+	return false;
+}
+
+/*
+ * Where the slot comes from; false (logged) if the run cannot go on. Changes nothing.
+ * `recorded` is the pipe's row even under --restart, for what it says of the slot itself.
+ */
+static bool slot_decide(PGconn *pg, const Config *cfg, const PrepareOptions *o, const StateRecord *prior,
+			const StateRecord *recorded, const SlotInfo *info, SlotPlan *plan)
 {
 	const char *cmd = o->run_mode ? "run" : "snapshot";
-	if (slot_in_use(cfg, info))
+	if (slot_in_use(cfg, info) || !slot_usable(pg, cfg, info))
 		return false;
+	bool foreign = recorded && recorded->slot_foreign;
+	if (foreign && (!info->exists || strcmp(info->wal_status, "lost") == 0)) {
+		log_error("replication slot %s, which pgch did not create, is %s: have it made again (SELECT "
+			  "pg_create_logical_replication_slot('%s', 'pgoutput')), then copy again with pgch %s --restart %s",
+			  cfg->pipe.slot, info->exists ? "invalidated (its WAL was removed)" : "gone", cfg->pipe.slot, cmd,
+			  cfg->path);
+		return false;
+	}
 	if (o->restart) {
-		*plan = info->exists ? SLOT_RECREATE : SLOT_CREATE;
+		/* a slot pgch did not create, or that nothing records as pgch's, is never dropped */
+		bool ours = recorded && !foreign;
+		*plan = !info->exists ? SLOT_CREATE : ours ? SLOT_RECREATE : SLOT_FOREIGN;
 		return true;
 	}
 	if (prior && prior->status == STATE_DONE && !prior->slot_kept && o->run_mode) {
@@ -73,16 +102,15 @@ static bool slot_decide(const Config *cfg, const PrepareOptions *o, const StateR
 		*plan = SLOT_CREATE;
 		return true;
 	}
-	if (prior && prior->status == STATE_SNAPSHOTTING) {
+	if (prior && prior->status == STATE_SNAPSHOTTING && !foreign) {
 		/* created by a run that died before recording it: nothing was copied under it */
 		*plan = SLOT_RECREATE;
 		return true;
 	}
-	log_error("replication slot %s exists, but no run of pipe %s is recorded in %s.%s, so nothing says what was "
-		  "copied under it. Fix: start over with pgch %s --restart %s (it drops the slot), or drop the slot: "
-		  "SELECT pg_drop_replication_slot('%s')",
-		  cfg->pipe.slot, cfg->pipe.name, cfg->dest.database, cfg->dest.state_table, cmd, cfg->path, cfg->pipe.slot);
-	return false;
+	/* a slot no run of this pipe recorded: a DBA's (or a forgotten one); a new copy is made
+	 * under a temporary slot's snapshot and the changes stream from this one */
+	*plan = SLOT_FOREIGN;
+	return true;
 }
 
 /* pgch snapshot after a finished one: nothing to do, unless tables were added since. */
@@ -143,9 +171,55 @@ static void restore_plan(const Config *cfg, const Catalog *cat, Prepared *p)
 	}
 }
 
+/*
+ * A slot pgch did not create: the copy cannot use its snapshot, so a temporary slot's, whose
+ * consistent point C is exact. The slot's changes from before C are all in the copy, so it
+ * is advanced to C and the stream starts there; a slot already past C would skip the
+ * changes in between, and is refused.
+ */
+static bool open_foreign_slot(const Config *cfg, PGconn *pg, ChConn *ch, Prepared *p)
+{
+	char name[64];
+	snprintf(name, sizeof name, "%.40s_tmp_%d_0", cfg->pipe.slot, (int)getpid());
+	SlotInfo now;
+	if (!slot_create_exported(cfg, name, true, &p->snap))
+		return false;
+	p->snap_ok = true;
+	if (!slot_info(pg, cfg->pipe.slot, &now) || !now.exists || slot_in_use(cfg, &now))
+		return false;
+	char c[32], at[32];
+	pg_format_lsn(p->snap.lsn, c, sizeof c);
+	pg_format_lsn(now.confirmed_flush, at, sizeof at);
+	if (now.confirmed_flush > p->snap.lsn) {
+		log_error("replication slot %s has confirmed up to %s, past the copy's snapshot at %s: the changes in between "
+			  "would be lost. Let pgch create its own slot (set pipe.slot to an unused name), or stop what consumes %s",
+			  cfg->pipe.slot, at, c, cfg->pipe.slot);
+		return false;
+	}
+	/* everything committed before C is in the copy: the slot moves on to C rather than
+	 * replaying it, and so never decodes a change from before the publication existed
+	 * (pgoutput fails on those: "publication does not exist") */
+	const char *params[2] = {cfg->pipe.slot, c};
+	PGresult *res = pg_query_params(pg, "SELECT pg_replication_slot_advance($1, $2::pg_lsn)", 2, params);
+	if (!res)
+		return false;
+	PQclear(res);
+	p->slot_foreign = true;
+	p->slot_start = p->snap.lsn;
+	log_info("replication slot %s was not created by pgch: moved from %s to the copy's snapshot at %s (a temporary "
+		 "slot's) and streaming from there; pgch never drops it",
+		 cfg->pipe.slot, at, c);
+	StateRecord r;
+	state_row_pipe(&r, STATE_SNAPSHOTTING, p->slot_start, false, cfg->pipe.slot);
+	r.slot_foreign = true;
+	return state_put(ch, cfg, &r, 1);
+}
+
 /* The slot: continued from, or created with a snapshot for the first workers. */
 static bool open_slot(const Config *cfg, PGconn *pg, ChConn *ch, SlotPlan plan, const SlotInfo *info, Prepared *p)
 {
+	if (plan == SLOT_FOREIGN)
+		return open_foreign_slot(cfg, pg, ch, p);
 	if (plan == SLOT_RESUME) {
 		p->slot_start = info->confirmed_flush;
 		char lsn[32];
@@ -217,14 +291,17 @@ PrepareResult prepare_run(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, con
 	/* look and decide: nothing is created until every check has passed */
 	if (!slot_lock_pipe(pg, cfg) || !state_load(ch, cfg, &out->st) || !slot_info(pg, cfg->pipe.slot, &info))
 		goto fail;
-	const StateRecord *prior = o->restart ? NULL : state_find(&out->st, STATE_PIPE, NULL, 0);
+	const StateRecord *recorded = state_find(&out->st, STATE_PIPE, NULL, 0);
+	const StateRecord *prior = o->restart ? NULL : recorded;
 	if (prior && prior->status == STATE_DONE && !o->run_mode) {
 		PrepareResult r = finished_before(pg, cfg, cat, o, &out->st, prior, &info);
 		prepared_free(out);
 		return r;
 	}
-	if (!slot_decide(cfg, o, prior, &info, &plan) || !runcheck(pg, ch, cfg, cat, plan != SLOT_RESUME && !info.exists))
+	if (!slot_decide(pg, cfg, o, prior, recorded, &info, &plan) ||
+	    !runcheck(pg, ch, cfg, cat, plan == SLOT_FOREIGN || (plan != SLOT_RESUME && !info.exists)))
 		goto fail;
+	out->slot_foreign = recorded && recorded->slot_foreign; /* resumed; open_slot sets it for a new one */
 
 	/* create */
 	if (!state_ensure(ch, cfg))

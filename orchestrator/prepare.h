@@ -38,6 +38,7 @@ typedef struct Prepared {
 	Plan plan;              /* partitions, those recorded done marked done */
 	ExportedSnapshot snap;  /* the new slot's exported snapshot (snap_ok), for the first workers */
 	bool snap_ok;
+	bool slot_foreign;      /* the slot is not pgch's (a DBA made it): never dropped */
 	uint64_t slot_start;    /* where the slot's changes start */
 	uint64_t max_lsn;       /* largest consistent point a done partition was read under, >= slot_start */
 	int64_t *unrep;         /* per table: unrepresentable values recorded so far */

@@ -74,7 +74,7 @@ void state_encode(const StateRecord *r, const char *pipe, uint64_t seq, Buf *out
 	buf_printf(out, "\t%u\t%u\t%s\t%llu\t%llu\t", r->start, r->end, state_status_name(r->status),
 		   (unsigned long long)r->rows, (unsigned long long)r->lsn);
 	tsv_field(out, r->info);
-	buf_printf(out, "\t%d\t%llu\t%llu\n", r->slot_kept ? 1 : 0, (unsigned long long)r->unrepresentable,
+	buf_printf(out, "\t%d\t%llu\t%llu\n", r->slot_foreign ? 2 : r->slot_kept ? 1 : 0, (unsigned long long)r->unrepresentable,
 		   (unsigned long long)seq);
 }
 
@@ -107,9 +107,10 @@ bool state_decode(char *const *f, int nf, StateRecord *out)
 	out->lsn = strtoull(f[8], NULL, 10);
 	const char *info = f[9];
 	/* NULL typed columns: a row of a pgch older than them, which kept these facts in info */
-	if (f[10][0])
+	if (f[10][0]) {
 		out->slot_kept = atoi(f[10]) != 0;
-	else
+		out->slot_foreign = atoi(f[10]) == 2;
+	} else
 		out->slot_kept = strcmp(info, OLD_SLOT_KEPT) == 0;
 	if (f[11][0]) {
 		out->unrepresentable = strtoull(f[11], NULL, 10);

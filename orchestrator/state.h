@@ -70,6 +70,8 @@ typedef struct StateRecord {
 	uint64_t rows;
 	uint64_t lsn;
 	bool slot_kept;            /* pipe: the slot is kept for pgch run (done), or in use */
+	bool slot_foreign;         /* pipe: the slot is not pgch's (pipe.slot named one it did not create):
+				    * never dropped; stored as slot_kept = 2 */
 	uint64_t unrepresentable;  /* table: values written as NULL or clamped */
 	char *info;                /* for people: a slot name, why a table needs a new copy */
 	char *updated_at;          /* loaded rows: "YYYY-MM-DD hh:mm:ss" (UTC) */

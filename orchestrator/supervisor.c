@@ -42,6 +42,7 @@ typedef struct Sup {
 	SchedRole role;         /* the stream worker (pgch run) or the catch-up worker (pgch snapshot) */
 	ExportedSnapshot snap;  /* what new snapshot workers import (snap_ok) */
 	bool snap_ok;
+	bool slot_foreign;      /* the slot is not pgch's: never dropped */
 	int temp_seq;           /* temporary slots made for snapshots so far */
 	uint64_t slot_start;    /* where the slot's changes start */
 	uint64_t max_lsn;       /* largest consistent point a partition was read under */
@@ -87,6 +88,7 @@ static bool write_pipe_row(Sup *s, StateStatus status, uint64_t lsn, bool slot_k
 {
 	StateRecord r;
 	state_row_pipe(&r, status, lsn, slot_kept, info);
+	r.slot_foreign = s->slot_foreign;
 	return state_put(s->ch, s->cfg, &r, 1);
 }
 
@@ -686,9 +688,10 @@ static bool finish_snapshot(Sup *s)
 			return false;
 	slot_release(&s->snap);
 	s->snap_ok = false;
-	if (!s->o->keep_slot)
+	if (!s->o->keep_slot && !s->slot_foreign)
 		return write_pipe_row(s, STATE_DONE, s->max_lsn, false, "slot dropped") && slot_drop(s->pg, s->cfg->pipe.slot);
-	log_info("kept replication slot %s: `pgch run` continues from it", s->cfg->pipe.slot);
+	log_info("kept replication slot %s%s: `pgch run` continues from it", s->cfg->pipe.slot,
+		 s->slot_foreign ? " (pgch did not create it)" : "");
 	return write_pipe_row(s, STATE_DONE, s->max_lsn, true, "slot kept");
 }
 
@@ -736,7 +739,7 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 		return pr == PREPARE_NOTHING_LEFT ? PGCH_EXIT_OK : PGCH_EXIT_FAILED;
 	}
 	Sup sup = {.cfg = cfg, .pg = pg, .ch = ch, .cat = cat, .o = o, .run_mode = run_mode, .metrics = metrics, .snap = pre.snap,
-		   .snap_ok = pre.snap_ok, .slot_start = pre.slot_start, .max_lsn = pre.max_lsn, .prog_rd = -1,
+		   .snap_ok = pre.snap_ok, .slot_foreign = pre.slot_foreign, .slot_start = pre.slot_start, .max_lsn = pre.max_lsn, .prog_rd = -1,
 		   .prog_wr = -1, .unrep = pre.unrep, .started = progress_now()};
 	Sup *s = &sup;
 	int64_t *est = xcalloc((size_t)cat->ntables + 1, sizeof(int64_t));

@@ -173,6 +173,13 @@ static void test_round_trips(void)
 	ok(ok_ && !out.slot_kept, "pipe row: slot_kept comes from its column, not from info");
 	state_record_free(&out);
 
+	in.slot_foreign = true; /* a DBA's slot: kept whatever slot_kept says, stored as slot_kept = 2 */
+	ok_ = round_trip(&in, &out, text, sizeof text);
+	ok(ok_ && out.slot_foreign && out.slot_kept && strstr(text, "\t2\t0\t") != NULL,
+	   "pipe row: a slot pgch did not create round-trips as slot_kept = 2 (an older pgch reads it as kept)");
+	state_record_free(&out);
+	in.slot_foreign = false;
+
 	memset(&in, 0, sizeof in);
 	in.kind = STATE_REQUEST;
 	in.status = STATE_RUNNING;
