@@ -141,8 +141,19 @@ static int supervised(const char *config, const CliOptions *o, bool run)
 	if (rc == 0) {
 		log_set_timestamps(true);
 		log_set_role("supervisor");
-		SupervisorOptions so = {o->keep_slot, o->restart, o->json};
+		Config *next = NULL;
+		Catalog next_cat;
+		SupervisorOptions so = {o->keep_slot, o->restart, o->json, &next, &next_cat};
 		rc = run ? supervisor_run(s.cfg, s.pg, &s.ch, &s.cat, &so) : supervisor_snapshot(s.cfg, s.pg, &s.ch, &s.cat, &so);
+		while (rc == SUPERVISOR_RELOAD) { /* SIGHUP: the same pipe with the config re-read */
+			catalog_free(&s.cat);
+			config_free(s.cfg);
+			s.cfg = next;
+			s.cat = next_cat;
+			next = NULL;
+			so.restart = false;
+			rc = supervisor_run(s.cfg, s.pg, &s.ch, &s.cat, &so);
+		}
 	}
 	session_close(&s);
 	return rc;

@@ -23,6 +23,7 @@
 #include "pg.h"
 #include "prepare.h"
 #include "progress.h"
+#include "reload.h"
 #include "scheduler.h"
 #include "slot.h"
 #include "snapshot.h"
@@ -58,6 +59,7 @@ typedef struct Sup {
 	bool paused;            /* pgch pause: no stream worker until pgch resume */
 	bool failed;
 	bool stopping;
+	bool reloading;         /* stopping to start over with the config in *o->reload_cfg */
 	double started;
 	double last_control;    /* when requests in _pgch_state were last read */
 	Metrics *metrics;       /* pipe.metrics */
@@ -65,7 +67,7 @@ typedef struct Sup {
 
 /* ---------------------------------------------------------------- signals */
 
-static volatile sig_atomic_t sup_stop;
+static volatile sig_atomic_t sup_stop, sup_reload;
 
 static void on_stop(int sig)
 {
@@ -73,11 +75,22 @@ static void on_stop(int sig)
 	sup_stop = 1;
 }
 
+static void on_reload(int sig)
+{
+	(void)sig;
+	sup_reload = 1;
+}
+
 bool supervisor_signals(void)
 {
 	if (!worker_watch())
 		return false;
 	worker_catch_stop(on_stop);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_reload;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	return true;
 }
@@ -644,10 +657,28 @@ static void wait_events(Sup *s, int timeout)
 	}
 }
 
+/* SIGHUP: pgch run checks the config anew and, if it can be used, stops to start over. */
+static void take_reload(Sup *s)
+{
+	sup_reload = 0;
+	if (!s->run_mode || !s->o->reload_cfg) {
+		log_info("SIGHUP: pgch snapshot does not re-read its config (pgch run does)");
+		return;
+	}
+	if (s->stopping)
+		return;
+	if (reload_prepare(s->cfg, s->cat, s->pg, &s->ch->caps, s->o->reload_cfg, s->o->reload_cat)) {
+		s->reloading = true;
+		stop_all(s);
+	}
+}
+
 /* Until every partition is copied and (pgch snapshot) caught up, the run fails, or a stop. */
 static void schedule(Sup *s)
 {
 	for (;;) {
+		if (sup_reload)
+			take_reload(s);
 		double now = progress_now();
 		if ((sup_stop || s->failed) && !s->stopping)
 			stop_all(s);
@@ -707,11 +738,11 @@ static int finish(Sup *s)
 		pg_format_lsn(s->stream_lsn, lsn, sizeof lsn);
 		log_info("stopped: %llu changes applied in this run; slot %s confirmed at %s", (unsigned long long)s->stream_rows,
 			 s->cfg->pipe.slot, lsn);
-		if (!sched_all_done(&s->sched))
+		if (!sched_all_done(&s->sched) && !s->reloading)
 			summary(s, false);
-		else
+		else if (sched_all_done(&s->sched))
 			write_pipe_row(s, STATE_STOPPED, s->slot_start, false, s->cfg->pipe.slot); /* pgch status tells */
-		return PGCH_EXIT_OK;
+		return s->reloading ? SUPERVISOR_RELOAD : PGCH_EXIT_OK;
 	}
 	if (!sched_all_done(&s->sched) || !s->caught_up) {
 		/* stopped on request: not a failure, but not a finished copy either, so that

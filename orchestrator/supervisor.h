@@ -30,7 +30,13 @@ typedef struct SupervisorOptions {
 	bool keep_slot;  /* snapshot: keep the slot for `pgch run` */
 	bool restart;    /* forget recorded progress, truncate targets, copy again */
 	bool json;       /* summary as JSON on stdout */
+	Config **reload_cfg;   /* run: where a config re-read on SIGHUP goes (reload.h), */
+	Catalog *reload_cat;   /* with its catalog */
 } SupervisorOptions;
+
+/* supervisor_run's answer when it stopped to take the config in *reload_cfg: run it again
+ * with that (never an exit status). */
+#define SUPERVISOR_RELOAD 100
 
 /* Install the signal handlers early, so a SIGTERM during start-up still ends in an orderly exit. */
 bool supervisor_signals(void);

@@ -99,6 +99,7 @@ static void child_setup(const char *role, const int *keep, int nkeep)
 		_exit(WORKER_STOPPED);
 	worker_catch_stop(on_stop);
 	signal(SIGCHLD, SIG_DFL);
+	signal(SIGHUP, SIG_IGN); /* the supervisor's: it re-reads the config */
 	ended_rd = ended_wr = -1; /* closed below: they are the parent's */
 	for (int fd = 3; fd < 1024; fd++)
 		if (!kept(fd, keep, nkeep))
