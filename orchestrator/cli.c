@@ -284,6 +284,15 @@ int cli_status(const char *config, const CliOptions *o)
 			}
 		/* the table's own count is written when it is done; until then its finished partitions' */
 		uint64_t copied = r->rows ? r->rows : done_rows;
+		/* dropped at the source: nothing says so in the stream, so look */
+		const char *tparams[1] = {r->table};
+		PGresult *gone = pg_query_params(s.pg,
+						 "SELECT NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON "
+						 "n.oid = c.relnamespace WHERE n.nspname || '.' || c.relname = $1)",
+						 1, tparams);
+		bool dropped = gone && PQgetvalue(gone, 0, 0)[0] == 't';
+		PQclear(gone);
+		const char *tstatus = dropped ? "source_dropped" : state_status_name(r->status);
 		/* last sync: the newest _pgch_synced_at in the destination table */
 		Buf q, a;
 		buf_init(&q);
@@ -309,7 +318,7 @@ int cli_status(const char *config, const CliOptions *o)
 			buf_puts(&out, ", \"target\": ");
 			buf_json_string(&out, r->target);
 			buf_puts(&out, ", \"status\": ");
-			buf_json_string(&out, state_status_name(r->status));
+			buf_json_string(&out, tstatus);
 			buf_printf(&out, ", \"rows_copied\": %llu, \"partitions\": %d, \"partitions_done\": %d, "
 					 "\"unrepresentable_values\": %llu, \"info\": ",
 				   (unsigned long long)copied, parts, done, (unsigned long long)r->unrepresentable);
@@ -324,8 +333,11 @@ int cli_status(const char *config, const CliOptions *o)
 			char rows[32], ps[32];
 			progress_format_count((int64_t)copied, rows, sizeof rows);
 			snprintf(ps, sizeof ps, "%d/%d", done, parts);
-			buf_printf(&out, "%-36s %-14s %14s %6s  %s\n", r->table, state_status_name(r->status), rows, ps,
-				   synced[0] ? synced : "-");
+			buf_printf(&out, "%-36s %-14s %14s %6s  %s\n", r->table, tstatus, rows, ps, synced[0] ? synced : "-");
+			if (dropped)
+				buf_printf(&out, "  the source table is gone: nothing more arrives for it. Remove it from the config "
+						 "(its ClickHouse table %s stays) or create it again and pgch resync --table %s\n",
+					   r->target, r->table);
 			if (r->unrepresentable)
 				buf_printf(&out, "  unrepresentable values: %llu\n", (unsigned long long)r->unrepresentable);
 			if (r->info[0])

@@ -3,7 +3,8 @@
 # copied while the others keep streaming under load, and ends equal; a table removed leaves
 # the publication and stops receiving changes (its ClickHouse table stays). A config that no
 # longer loads, and one that changes what only a restart can (the destination), are
-# reported and the running pipe keeps its config and keeps streaming.
+# reported and the running pipe keeps its config and keeps streaming. A source table dropped
+# while streaming shows in pgch status as source_dropped at once.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cdc.sh"
 
@@ -76,5 +77,14 @@ wait_same 60 "SELECT count(*), sum(id), string_agg(note, ',' ORDER BY id) FROM b
 	"b, added under load, ends equal to the source, value by value"
 is "$(ch "SELECT count() FROM $CHDB.a FINAL")" "$n" "a, removed, receives no more changes"
 is "$(ch "SELECT count() FROM system.tables WHERE database = '$CHDB' AND name = 'a'")" 1 "and its ClickHouse table stays"
+
+# ---------------------------------------------------------------- a source table dropped while streaming
+pg -c "DROP TABLE b"
+out=$("$PGCH" status "$WORK/r.lua" 2>&1)
+like "$out" 'public\.b +source_dropped' "status: a table dropped at the source shows as source_dropped at once"
+like "$out" 'the source table is gone: nothing more arrives for it' "... with what to do"
+"$PGCH" status --json "$WORK/r.lua" >"$WORK/st.json" 2>/dev/null
+is "$(python3 -c 'import json,sys; print(",".join(t["source"] + "=" + t["status"] for t in json.load(open(sys.argv[1]))["tables"] if t["source"] == "public.b"))' "$WORK/st.json")" \
+	"public.b=source_dropped" "status --json says so too"
 run_stop
 done_testing
