@@ -50,17 +50,23 @@ config "$WORK/ok.lua" localhost "$certs/ca.crt"
 is "$?" 0 "snapshot over verify-full TLS: exit 0"
 is "$(ch "SELECT count() FROM $CHDB.orders FINAL WHERE _pgch_is_deleted = 0")" 3000 "every row copied"
 
-RUN_LOG=$WORK/run.log
-run_start "$WORK/ok.lua"
-wait_until 60 "the stream to start" run_has 'streaming from slot' || show_log
-tpsql -d tls -c "UPDATE orders SET note = 'over tls' WHERE id <= 100"
-poll_until 30 eval '[ "$(ch "SELECT count() FROM $CHDB.orders FINAL WHERE note = '"'"'over tls'"'"'")" = 100 ]'
-ok $? "changes streamed over TLS"
-enc=$(tpsql -d postgres -c "SELECT string_agg(DISTINCT a.backend_type || '=' || s.ssl, ',' ORDER BY a.backend_type || '=' || s.ssl)
-      FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name LIKE 'pgch%'")
-like "$enc" 'walsender=true' "the replication connection is encrypted"
-ok "$(! grep -q '=false' <<<"$enc"; echo $?)" "no pgch connection is unencrypted ($enc)"
-run_stop
+# stream_over_tls CONFIG CHDB NOTE N WHAT: pgch run streams an update of N rows, and every
+# pgch connection (the walsender's included) is encrypted
+stream_over_tls() {
+	RUN_LOG=$WORK/run-$3.log
+	run_start "$1"
+	wait_until 60 "the stream to start ($5)" run_has 'streaming from slot' || show_log
+	tpsql -d tls -c "UPDATE orders SET note = '$3' WHERE id <= $4"
+	poll_until 30 eval "[ \"\$(ch \"SELECT count() FROM $2.orders FINAL WHERE note = '$3'\")\" = $4 ]"
+	ok $? "changes streamed over TLS$5"
+	local enc
+	enc=$(tpsql -d postgres -c "SELECT string_agg(DISTINCT a.backend_type || '=' || s.ssl, ',' ORDER BY a.backend_type || '=' || s.ssl)
+	      FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name LIKE 'pgch%'")
+	like "$enc" 'walsender=true' "the replication connection is encrypted$5"
+	ok "$(! grep -q '=false' <<<"$enc"; echo $?)" "no pgch connection is unencrypted$5 ($enc)"
+	run_stop
+}
+stream_over_tls "$WORK/ok.lua" "$CHDB" over_tls 100 ""
 
 out=$("$PGCH" check "$WORK/ok.lua" 2>&1)
 like "$out" 'OK    PostgreSQL connection encrypted, server certificate and host name verified' "pgch check: encrypted and verified"
@@ -95,17 +101,7 @@ is "$?" 0 "snapshot over verify-full TLS through the SSH tunnel: exit 0"
 like "$out" "SSH tunnel up: PostgreSQL at localhost:$port through $user@127.0.0.1:$ssh_port" "... through the tunnel"
 is "$(ch "SELECT count(), sum(id) FROM ${CHDB}_ssh.orders FINAL WHERE _pgch_is_deleted = 0")" \
 	"$(tpsql -d tls -F $'\t' -c "SELECT count(*), sum(id) FROM orders")" "every row copied through the tunnel"
-RUN_LOG=$WORK/run-ssh.log
-run_start "$WORK/ssh.lua"
-wait_until 60 "the stream to start through the tunnel" run_has 'streaming from slot' || show_log
-tpsql -d tls -c "UPDATE orders SET note = 'tunnelled' WHERE id <= 50"
-poll_until 30 eval '[ "$(ch "SELECT count() FROM ${CHDB}_ssh.orders FINAL WHERE note = '"'"'tunnelled'"'"'")" = 50 ]'
-ok $? "changes streamed over TLS through the tunnel"
-enc=$(tpsql -d postgres -c "SELECT string_agg(DISTINCT a.backend_type || '=' || s.ssl, ',' ORDER BY a.backend_type || '=' || s.ssl)
-      FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name LIKE 'pgch%'")
-like "$enc" 'walsender=true' "the tunnelled replication connection is encrypted"
-ok "$(! grep -q '=false' <<<"$enc"; echo $?)" "no tunnelled pgch connection is unencrypted ($enc)"
-run_stop
+stream_over_tls "$WORK/ssh.lua" "${CHDB}_ssh" tunnelled 50 " through the tunnel"
 n=$(grep -c "server_request_direct_tcpip: originator 127.0.0.1 port [0-9]*, target localhost port $port" "$WORK/sshd.log")
 ok $((n == 0)) "sshd forwarded pgch's connections ($n channels, none direct)"
 tunnel "$WORK/wrongca.lua" "$WORK/ssh-wrongca.lua"
