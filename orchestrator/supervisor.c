@@ -3,10 +3,11 @@
  * retried; progress recorded and shown; the stream worker kept going (pgch run) or the
  * catch-up worker run to its stop position (pgch snapshot); see supervisor.h.
  *
- * Layout: signals; state rows; snapshot workers (launch, progress, ends); the stream and
- * catch-up roles, requests and resyncs; the loop; finishing.
+ * Layout: signals; state rows; snapshot workers (launch, progress, ends); the loop;
+ * finishing. The stream and catch-up workers, requests and resyncs are role.c's.
  */
 #include "supervisor.h"
+#include "supervisor_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,42 +29,9 @@
 #include "slot.h"
 #include "snapshot.h"
 #include "state.h"
-#include "stream.h"
 #include "summary.h"
 #include "worker.h"
 
-typedef struct Sup {
-	Config *cfg;
-	PGconn *pg;
-	ChConn *ch;
-	Catalog *cat;
-	const SupervisorOptions *o;
-	bool run_mode;
-	Sched sched;            /* the partitions and the snapshot workers */
-	SchedRole role;         /* the stream worker (pgch run) or the catch-up worker (pgch snapshot) */
-	ExportedSnapshot snap;  /* what new snapshot workers import (snap_ok) */
-	bool snap_ok;
-	bool slot_foreign;      /* the slot is not pgch's: never dropped */
-	int temp_seq;           /* temporary slots made for snapshots so far */
-	uint64_t slot_start;    /* where the slot's changes start */
-	uint64_t max_lsn;       /* largest consistent point a partition was read under */
-	uint64_t catch_up_to;   /* pgch snapshot: the catch-up's stop position (0: not started) */
-	bool caught_up;         /* pgch snapshot: the changes made during the copy are applied */
-	int prog_rd, prog_wr;   /* the workers' progress pipe */
-	ProgressLine *lines;    /* per table, for the display */
-	int64_t *unrep;         /* per table: values written as NULL or clamped */
-	uint64_t *truncated;    /* per table: LSN of the TRUNCATE that last made it copy again */
-	uint64_t stream_rows;   /* the stream worker's last report: changes applied, */
-	uint64_t stream_lsn;    /* and the position confirmed */
-	bool copy_finished;     /* pgch run: every table copied and recorded */
-	bool paused;            /* pgch pause: no stream worker until pgch resume */
-	bool failed;
-	bool stopping;
-	bool reloading;         /* stopping to start over with the config in *o->reload_cfg */
-	double started;
-	double last_control;    /* when requests in _pgch_state were last read */
-	Metrics *metrics;       /* pipe.metrics */
-} Sup;
 
 /* ---------------------------------------------------------------- signals */
 
@@ -97,7 +65,7 @@ bool supervisor_signals(void)
 
 /* ---------------------------------------------------------------- state rows */
 
-static bool write_pipe_row(Sup *s, StateStatus status, uint64_t lsn, bool slot_kept, const char *info)
+bool supervisor_write_pipe_row(Sup *s, StateStatus status, uint64_t lsn, bool slot_kept, const char *info)
 {
 	StateRecord r;
 	state_row_pipe(&r, status, lsn, slot_kept, info);
@@ -105,7 +73,7 @@ static bool write_pipe_row(Sup *s, StateStatus status, uint64_t lsn, bool slot_k
 	return state_put(s->ch, s->cfg, &r, 1);
 }
 
-static bool write_table_row(Sup *s, int ti, StateStatus status)
+bool supervisor_write_table_row(Sup *s, int ti, StateStatus status)
 {
 	StateRecord r;
 	state_row_table(&r, &s->cat->tables[ti], ti, &s->sched.plan, status, (uint64_t)s->unrep[ti]);
@@ -122,11 +90,6 @@ static Table *table_of(Sup *s, int pi)
 static int run_snapshot(void *job)
 {
 	return snapshot_worker_run(job);
-}
-
-static int run_stream(void *options)
-{
-	return stream_run(options);
 }
 
 /* A fresh snapshot from a temporary slot (the exported one is gone or too old). */
@@ -238,7 +201,7 @@ static void table_finished(Sup *s, int ti)
 	char rows[32];
 	progress_format_count(l->rows, rows, sizeof rows);
 	log_info("%s copied: %s rows in %.1f s", s->cat->tables[ti].display, rows, l->finished - l->started);
-	write_table_row(s, ti, STATE_COPIED);
+	supervisor_write_table_row(s, ti, STATE_COPIED);
 }
 
 static void partition_done(Sup *s, int pi)
@@ -268,8 +231,6 @@ static void partition_done(Sup *s, int pi)
 		table_finished(s, p->table);
 }
 
-static void request_resync(Sup *s, int ti, const char *why);
-
 /* Partition pi's worker exited before finishing it. */
 static void partition_failed(Sup *s, int pi, int status)
 {
@@ -289,7 +250,7 @@ static void partition_failed(Sup *s, int pi, int status)
 			s->snap_ok = false;
 		}
 		break;
-	case SCHED_COPY_AGAIN: request_resync(s, p->table, "its columns changed at the source during the copy"); break;
+	case SCHED_COPY_AGAIN: role_request_resync(s, p->table, "its columns changed at the source during the copy"); break;
 	case SCHED_FATAL:
 		log_error("%s partition %d cannot be copied (see the error above); stopping", t->display, p->number);
 		s->failed = true;
@@ -337,7 +298,7 @@ static void stream_progress(Sup *s, const ProgressMsg *m)
 		break;
 	case PROG_STREAM_RESYNC:
 		if (table_index_ok(s, m->u.table.index))
-			request_resync(s, m->u.table.index, "its changes could not be applied");
+			role_request_resync(s, m->u.table.index, "its changes could not be applied");
 		break;
 	case PROG_STREAM_UNREP:
 		if (table_index_ok(s, m->u.unrep.index)) {
@@ -345,7 +306,7 @@ static void stream_progress(Sup *s, const ProgressMsg *m)
 			s->unrep[ti] += m->u.unrep.count;
 			/* pgch snapshot records a table done only once it is caught up */
 			StateStatus status = s->run_mode ? STATE_DONE : STATE_COPIED;
-			write_table_row(s, ti, sched_table_copying(&s->sched, ti) ? STATE_COPYING : status);
+			supervisor_write_table_row(s, ti, sched_table_copying(&s->sched, ti) ? STATE_COPYING : status);
 		}
 		break;
 	case PROG_STREAM_TRUNCATE: {
@@ -355,7 +316,7 @@ static void stream_progress(Sup *s, const ProgressMsg *m)
 		int ti = m->u.table.index;
 		if (table_index_ok(s, ti) && sched_table_copying(&s->sched, ti) && m->u.table.lsn > s->truncated[ti]) {
 			s->truncated[ti] = m->u.table.lsn;
-			request_resync(s, ti, "it was truncated while being copied");
+			role_request_resync(s, ti, "it was truncated while being copied");
 		}
 		break;
 	}
@@ -363,7 +324,7 @@ static void stream_progress(Sup *s, const ProgressMsg *m)
 	}
 }
 
-static void drain_progress(Sup *s)
+void supervisor_drain_progress(Sup *s)
 {
 	ProgressMsg m[64];
 	ssize_t n;
@@ -380,209 +341,6 @@ static void drain_progress(Sup *s)
 			}
 		}
 	}
-}
-
-/* ---------------------------------------------------------------- stream and catch-up */
-
-static const char *role_name(const Sup *s)
-{
-	return s->run_mode ? "stream worker" : "catch-up worker";
-}
-
-/* The stream worker (stop_at 0) or the catch-up worker (until stop_at). */
-static bool launch_role(Sup *s, uint64_t stop_at)
-{
-	StreamOptions so = {s->cfg, s->cat, &s->ch->caps, s->ch->compress, stop_at, s->prog_wr};
-	int keep[1] = {s->prog_wr};
-	pid_t pid = worker_spawn(stop_at ? "catchup" : "stream", run_stream, &so, keep, 1);
-	if (pid < 0)
-		return false;
-	s->role.pid = pid;
-	s->role.started = progress_now();
-	return true;
-}
-
-static void stop_role(Sup *s)
-{
-	if (s->role.pid > 0 && !s->role.stopping) {
-		kill(s->role.pid, SIGTERM);
-		s->role.stopping = true;
-	}
-}
-
-static void role_exited(Sup *s, int status)
-{
-	s->role.pid = 0; /* reaped: what it sent last must not signal its pid */
-	drain_progress(s);
-	double now = progress_now();
-	RoleVerdict verdict = sched_role_exit(&s->role, worker_exit_code(status), s->stopping, !s->run_mode, now);
-	metrics_worker_exit(s->metrics, METRICS_STREAM, worker_exit_code(status), WIFSIGNALED(status),
-			    verdict == ROLE_RESTART);
-	switch (verdict) {
-	case ROLE_REACHED:
-		s->caught_up = true;
-		if (s->catch_up_to > s->max_lsn)
-			s->max_lsn = s->catch_up_to;
-		break;
-	case ROLE_STOPPED: break;
-	case ROLE_FAILED:
-		log_error("the %s cannot continue (see the error above); stopping", role_name(s));
-		s->failed = true;
-		break;
-	case ROLE_RESTART:
-		if (WIFSIGNALED(status))
-			log_warn("the %s was killed by signal %d; restarting it in %.0f s", role_name(s), WTERMSIG(status),
-				 s->role.restart_at - now);
-		else
-			log_warn("the %s stopped (exit %d); restarting it in %.0f s", role_name(s), worker_exit_code(status),
-				 s->role.restart_at - now);
-		break;
-	}
-}
-
-/* Ask the stream worker to stop so a table can be copied again without it writing. */
-static void request_resync(Sup *s, int ti, const char *why)
-{
-	if (ti < 0 || ti >= s->cat->ntables || s->sched.resync[ti])
-		return;
-	log_warn("%s will be copied again: %s", s->cat->tables[ti].display, why);
-	s->sched.resync[ti] = true;
-	stop_role(s);
-}
-
-/* Copy the tables marked for it again; the stream (or catch-up) worker has stopped. */
-static bool do_resyncs(Sup *s)
-{
-	for (int ti = 0; ti < s->cat->ntables; ti++) {
-		if (!s->sched.resync[ti])
-			continue;
-		bool busy = false;
-		for (int i = 0; i < s->sched.nworkers; i++)
-			if (s->sched.workers[i].part >= 0 && s->sched.plan.parts[s->sched.workers[i].part].table == ti) {
-				kill(s->sched.workers[i].pid, SIGTERM);
-				busy = true;
-			}
-		if (busy)
-			continue; /* again once they are reaped */
-		/* only workers forked from now on (a snapshot taken now, this catalog) copy it */
-		uint64_t newest = s->snap.lsn;
-		for (int i = 0; i < s->sched.nworkers; i++)
-			if (s->sched.workers[i].lsn > newest)
-				newest = s->sched.workers[i].lsn;
-		if (!prepare_recopy(s->cfg, s->pg, s->ch, s->cat, &s->sched, ti, newest, (uint64_t)s->unrep[ti],
-				    s->run_mode ? "pgch run --restart" : "pgch snapshot --restart"))
-			return false;
-		s->lines[ti].done = false;
-		s->lines[ti].started = 0;
-		s->lines[ti].finished = 0;
-		s->copy_finished = false;
-		s->catch_up_to = 0;
-		s->caught_up = false;
-		/* the copy needs a snapshot taken now, after the stream stopped */
-		slot_release(&s->snap);
-		s->snap_ok = false;
-		log_info("%s: destination truncated; copying it again", s->cat->tables[ti].display);
-	}
-	return true;
-}
-
-/* pgch run: every table copied: record it, let go of the snapshot; the stream carries on. */
-static void copy_complete(Sup *s)
-{
-	for (int ti = 0; ti < s->cat->ntables; ti++)
-		write_table_row(s, ti, STATE_DONE);
-	write_pipe_row(s, STATE_STREAMING, s->slot_start, false, s->cfg->pipe.slot);
-	slot_release(&s->snap);
-	s->snap_ok = false;
-	s->copy_finished = true;
-	log_info("every table is copied; streaming changes (stop with SIGTERM or Ctrl-C)");
-}
-
-/* Requests left in _pgch_state by pgch pause / resume / resync. */
-static void read_requests(Sup *s, const State *st)
-{
-	const StateRecord *ctl = state_find(st, STATE_REQUEST, NULL, 0);
-	bool paused = ctl && ctl->status == STATE_PAUSED;
-	if (paused != s->paused) {
-		s->paused = paused;
-		log_info(paused ? "paused by pgch pause: the stream worker stops; the slot keeps its position"
-				: "resumed by pgch resume");
-		if (paused)
-			stop_role(s);
-	}
-	for (int ti = 0; ti < s->cat->ntables; ti++) {
-		const StateRecord *r = state_find(st, STATE_TABLE, s->cat->tables[ti].display, 0);
-		if (r && r->status == STATE_RESYNC_REQUESTED)
-			request_resync(s, ti, "requested by pgch resync");
-		else if (r && r->status == STATE_NEEDS_RESYNC) /* by a stream worker, maybe of an earlier run */
-			request_resync(s, ti, r->info[0] ? r->info : "marked needs_resync");
-	}
-}
-
-static void poll_requests(Sup *s, double now)
-{
-	if (now - s->last_control < 5)
-		return;
-	s->last_control = now;
-	State st;
-	if (state_load(s->ch, s->cfg, &st)) {
-		read_requests(s, &st);
-		state_free(&st);
-	}
-}
-
-/* pgch run: the stream worker's part of the loop. */
-static void manage_stream(Sup *s, double now)
-{
-	poll_requests(s, now);
-	if (sched_any_resync(&s->sched)) {
-		if (s->role.pid == 0 && !do_resyncs(s))
-			s->failed = true;
-		return;
-	}
-	if (s->role.pid == 0 && !s->paused && now >= s->role.restart_at && !launch_role(s, 0))
-		s->failed = true;
-	if (!s->copy_finished && sched_all_done(&s->sched) && s->sched.nworkers == 0)
-		copy_complete(s);
-}
-
-/*
- * pgch snapshot, once every partition is copied: partitions were read under one snapshot or
- * more, and the changes made meanwhile are in the slot. Applying them up to where the WAL
- * is now leaves the destination equal to the source as of the end of the copy (at least the
- * largest snapshot used, so rows moved between ctid ranges under different snapshots are
- * covered, ARCHITECTURE.md, "Consistency"). A forked worker applies them, so that a stop reaches it.
- */
-static void manage_catch_up(Sup *s, double now)
-{
-	if (sched_any_resync(&s->sched)) {
-		if (s->role.pid == 0 && !do_resyncs(s))
-			s->failed = true;
-		return;
-	}
-	if (s->caught_up || s->role.pid != 0 || now < s->role.restart_at || !sched_all_done(&s->sched) ||
-	    s->sched.nworkers > 0)
-		return;
-	if (s->catch_up_to == 0) {
-		uint64_t upto = s->max_lsn, wal = 0;
-		PGresult *res = pg_query(s->pg, "SELECT pg_current_wal_lsn()");
-		if (res && pg_parse_lsn(PQgetvalue(res, 0, 0), &wal) && wal > upto)
-			upto = wal;
-		PQclear(res);
-		slot_release(&s->snap); /* no partition left to read under it */
-		s->snap_ok = false;
-		if (upto <= s->slot_start) {
-			s->caught_up = true;
-			return;
-		}
-		char from[32], to[32];
-		pg_format_lsn(s->slot_start, from, sizeof from);
-		pg_format_lsn(upto, to, sizeof to);
-		log_info("applying the changes made during the copy (%s to %s) from slot %s", from, to, s->cfg->pipe.slot);
-		s->catch_up_to = upto;
-	}
-	if (!launch_role(s, s->catch_up_to))
-		s->failed = true;
 }
 
 /* ---------------------------------------------------------------- the loop */
@@ -607,7 +365,7 @@ static void reap(Sup *s)
 		if (w < 0)
 			continue;
 		retire_worker(s, w);
-		drain_progress(s); /* its last PROG_PART_DONE, if any, frees the partition */
+		supervisor_drain_progress(s); /* its last PROG_PART_DONE, if any, frees the partition */
 		int pi = sched_worker_gone(&s->sched, w);
 		int code = worker_exit_code(status);
 		if (pi >= 0)
@@ -646,7 +404,7 @@ static void wait_events(Sup *s, int timeout)
 	metrics_serve(s->metrics, s->pg);
 	if (pfd[1].revents & POLLIN)
 		worker_ended_clear();
-	drain_progress(s);
+	supervisor_drain_progress(s);
 	reap(s);
 	if (s->snap_ok && (pfd[2].revents & (POLLIN | POLLERR | POLLHUP)) && !slot_snapshot_alive(&s->snap)) {
 		log_warn("the connection holding snapshot %s was lost; partitions not yet started will be read under a new "
@@ -684,9 +442,9 @@ static void schedule(Sup *s)
 			stop_all(s);
 		if (!s->stopping) {
 			if (s->run_mode)
-				manage_stream(s, now);
+				role_manage_stream(s, now);
 			else
-				manage_catch_up(s, now);
+				role_manage_catch_up(s, now);
 		}
 		launch_partitions(s, now);
 		retire_idle(s);
@@ -715,15 +473,15 @@ static void summary(Sup *s, bool complete)
 static bool finish_snapshot(Sup *s)
 {
 	for (int ti = 0; ti < s->cat->ntables; ti++)
-		if (!write_table_row(s, ti, STATE_DONE))
+		if (!supervisor_write_table_row(s, ti, STATE_DONE))
 			return false;
 	slot_release(&s->snap);
 	s->snap_ok = false;
 	if (!s->o->keep_slot && !s->slot_foreign)
-		return write_pipe_row(s, STATE_DONE, s->max_lsn, false, "slot dropped") && slot_drop(s->pg, s->cfg->pipe.slot);
+		return supervisor_write_pipe_row(s, STATE_DONE, s->max_lsn, false, "slot dropped") && slot_drop(s->pg, s->cfg->pipe.slot);
 	log_info("kept replication slot %s%s: `pgch run` continues from it", s->cfg->pipe.slot,
 		 s->slot_foreign ? " (pgch did not create it)" : "");
-	return write_pipe_row(s, STATE_DONE, s->max_lsn, true, "slot kept");
+	return supervisor_write_pipe_row(s, STATE_DONE, s->max_lsn, true, "slot kept");
 }
 
 /* After the loop: the exit status, with the summary. */
@@ -741,7 +499,7 @@ static int finish(Sup *s)
 		if (!sched_all_done(&s->sched) && !s->reloading)
 			summary(s, false);
 		else if (sched_all_done(&s->sched))
-			write_pipe_row(s, STATE_STOPPED, s->slot_start, false, s->cfg->pipe.slot); /* pgch status tells */
+			supervisor_write_pipe_row(s, STATE_STOPPED, s->slot_start, false, s->cfg->pipe.slot); /* pgch status tells */
 		return s->reloading ? SUPERVISOR_RELOAD : PGCH_EXIT_OK;
 	}
 	if (!sched_all_done(&s->sched) || !s->caught_up) {
@@ -787,9 +545,9 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 	if (run_mode) {
 		for (int ti = 0; ti < cat->ntables; ti++)
 			if (pre.unsure[ti])
-				request_resync(s, ti, "columns were added while pgch was not running and the old rows' values are "
+				role_request_resync(s, ti, "columns were added while pgch was not running and the old rows' values are "
 						      "unknown");
-		read_requests(s, &pre.st);
+		role_read_requests(s, &pre.st);
 		s->last_control = progress_now();
 	}
 	state_free(&pre.st);
