@@ -32,7 +32,8 @@ bad() {
 			is "$(printf '%s\n' "$err" | grep -c .)" 1 "$desc: one line on stderr"
 			is "$out" "" "$desc: nothing on stdout"
 		else
-			is "$st $err" "$want_st $(cat "$WORK/err.snapshot")" "$desc: plan says the same"
+			# libcurl's messages carry the milliseconds a connect took: not part of the message
+			is "$st $(sed -E 's/[0-9]+ ms/N ms/g' <<<"$err")" "$want_st $(sed -E 's/[0-9]+ ms/N ms/g' "$WORK/err.snapshot")" "$desc: plan says the same"
 		fi
 		cp "$WORK/err" "$WORK/err.$cmd"
 	done
