@@ -77,6 +77,8 @@ typedef struct TableRule {
 	char **exclude_columns;
 	int n_exclude_columns;
 	char *partition_by;
+	char *where;        /* row filter: a SQL predicate over the table's columns (rowfilter.h) */
+	int where_line;
 	KeyVal *types;      /* column -> ClickHouse type override */
 	int n_types;
 	KeyVal *unrep;      /* column -> "error" | "null" | "clamp" ("*" = every column) */

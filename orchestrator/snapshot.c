@@ -21,6 +21,7 @@
 #include "native.h"
 #include "pg.h"
 #include "progress.h"
+#include "rowfilter.h"
 #include "rowbinary.h"
 
 volatile sig_atomic_t snapshot_stop;
@@ -268,7 +269,9 @@ static int copy_partition(const SnapshotJob *job, PGconn *conn, ChConn *ch, int 
 	char *cols = catalog_select_list(t);
 	buf_printf(&sql, "COPY (SELECT %s FROM ONLY %s", cols, leaf->qualified);
 	free(cols);
+	size_t before = sql.len;
 	plan_where(p, &sql);
+	rowfilter_sql(t, sql.len > before, &sql); /* the table's own filter, as the publication has it */
 	buf_puts(&sql, ") TO STDOUT (FORMAT binary)");
 	PGresult *res = PQexec(conn, sql.data);
 	if (!res || PQresultStatus(res) != PGRES_COPY_OUT) {

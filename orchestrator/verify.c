@@ -34,6 +34,7 @@
 #include "plan.h"
 #include "progress.h"
 #include "rowbinary.h"
+#include "rowfilter.h"
 #include "slot.h"
 
 #define VERIFY_SHOW 20          /* differences printed per table */
@@ -68,6 +69,7 @@ static bool pg_aggregates(PGconn *pg, const Table *t, Buf *out)
 		free(q);
 	}
 	buf_printf(&sql, ") FROM %s", t->qualified);
+	rowfilter_sql(t, false, &sql);
 	PGresult *res = pg_query(pg, sql.data);
 	buf_free(&sql);
 	if (!res)
@@ -481,7 +483,9 @@ static bool compare_table(Compare *cmp, ChConn *ch, const ChCaps *caps)
 		free(q);
 	}
 	char *cols = catalog_select_list(t);
-	buf_printf(&sql, "%s FROM %s%s", cols, t->qualified, pg_order.data);
+	buf_printf(&sql, "%s FROM %s", cols, t->qualified);
+	rowfilter_sql(t, false, &sql); /* the rows the pipe replicates */
+	buf_puts(&sql, pg_order.data);
 	free(cols);
 	bool ok = pg_exec(pg, sql.data);
 	cmp->conv = xcalloc((size_t)t->ncols + 1, sizeof(ColConv));
