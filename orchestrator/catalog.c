@@ -701,6 +701,12 @@ static void free_table(Table *t)
 	for (int i = 0; i < t->nafter; i++)
 		free(t->after[i]);
 	free(t->after);
+	for (int i = 0; i < t->nderived; i++) {
+		free(t->derived[i].name);
+		free(t->derived[i].ch_type);
+		free(t->derived[i].expr);
+	}
+	free(t->derived);
 	free(t->schema);
 	free(t->name);
 	free(t->display);
