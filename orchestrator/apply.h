@@ -37,6 +37,7 @@
 #include "config.h"
 #include "pgoutput.h"
 #include "rowbinary.h"
+#include "rowhook.h"
 
 /* Wait `secs` while keeping the replication connection alive; false: stop was asked for. */
 typedef bool (*ApplyWaitFn)(void *ctx, double secs);
@@ -63,6 +64,9 @@ typedef struct ApplyTable {
 	bool have_relation;
 	bool resync;          /* needs_resync: changes set aside until copied again */
 	char *insert_sql;
+	RowHook hook;         /* the table's row hook, if hook.on */
+	PgoValue *hooked;     /* the new tuple as the hook left it (per relation column) */
+	int nhooked;
 } ApplyTable;
 
 typedef struct Applier {

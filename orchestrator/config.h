@@ -83,6 +83,8 @@ typedef struct TableRule {
 	int n_types;
 	KeyVal *unrep;      /* column -> "error" | "null" | "clamp" ("*" = every column) */
 	int n_unrep;
+	bool has_on_row;    /* the entry's own row hook (rowhook.h) */
+	int on_row;         /* its registry reference */
 	int matches;        /* filled by catalog selection */
 } TableRule;
 
@@ -112,6 +114,7 @@ typedef struct Config {
 	int n_rules;
 	lua_State *L;       /* the sandbox, kept open for hooks */
 	int hook_on_table;  /* registry ref or LUA_NOREF */
+	int hook_on_row;    /* the global on_row (rowhook.h): registry ref or LUA_NOREF */
 } Config;
 
 /* Load and validate; on failure the error has been printed and NULL is returned. */

@@ -1,7 +1,7 @@
 /*
  * config_table — the `tables` section of a config: names, patterns, exclusions and each
  * entry's options (target, order_by, exclude_columns, partition_by, where, types,
- * on_unrepresentable) become TableRules; plus what the rules answer later (the policy for
+ * on_unrepresentable, on_row) become TableRules; plus what the rules answer later (the policy for
  * a column's unrepresentable values, glob matching).
  *
  * Only what the config text says is checked here; whether a pattern matches a table, a
@@ -85,7 +85,7 @@ static KeyVal *parse_string_map(ConfigParser *p, const char *what, int line, int
 }
 
 static const char *const table_entry_keys[] = {"target", "order_by", "exclude_columns", "partition_by", "where",
-					       "types",  "on_unrepresentable", NULL};
+					       "types",  "on_unrepresentable", "on_row", NULL};
 
 static TableRule *add_rule(Config *cfg, const char *pattern, int line)
 {
@@ -145,6 +145,15 @@ static void parse_table_entry(ConfigParser *p, int line)
 			else {
 				r->where = xstrdup(lua_tostring(L, -1));
 				r->where_line = kline;
+			}
+		} else if (strcmp(key, "on_row") == 0) {
+			if (lua_type(L, -1) != LUA_TFUNCTION) {
+				config_parse_error(p, kline, "%s: on_row must be a function (t, row), got %s", name,
+						   luaL_typename(L, -1));
+			} else {
+				lua_pushvalue(L, -1);
+				r->on_row = luaL_ref(L, LUA_REGISTRYINDEX);
+				r->has_on_row = true;
 			}
 		} else if (strcmp(key, "order_by") == 0) {
 			r->order_by = parse_string_list(p, "order_by", kline, &r->n_order_by);

@@ -28,6 +28,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "rowhook.h"
 #include "sandbox.h"
 
 static void push_string_list(lua_State *L, char **v, int n)
@@ -256,7 +257,7 @@ static bool read_back(lua_State *L, const Config *cfg, const ChCaps *caps, Table
 							       t->cols[i].kind != PG_BYTEA && t->cols[i].kind != PG_JSONB;
 						t->cols[i].ch = ch;
 						t->cols[i].overridden = true;
-						t->cols[i].binary = types_binary_ok(t->cols[i].kind, &ch);
+						t->cols[i].binary = types_binary_ok(t->cols[i].kind, &ch) && !rowhook_enabled(cfg, t);
 					}
 				}
 				buf_free(&cur);

@@ -35,6 +35,7 @@
 #include "progress.h"
 #include "rowbinary.h"
 #include "rowfilter.h"
+#include "rowhook.h"
 #include "slot.h"
 
 #define VERIFY_SHOW 20          /* differences printed per table */
@@ -196,6 +197,7 @@ typedef struct Compare {
 	int nfuture;
 	PGconn *pg;
 	ColConv *conv;
+	RowHook hook;         /* the table's row hook: source rows go through it, as the copy's do */
 	VMap pg_wait, ch_wait;
 	Buf pending;          /* ClickHouse bytes not yet a whole row */
 	uint64_t pg_rows, ch_rows;
@@ -316,16 +318,34 @@ static bool fetch_source(Compare *cmp)
 	Buf row, text;
 	buf_init(&row);
 	buf_init(&text);
+	const char **vals = xcalloc((size_t)t->ncols + 1, sizeof(char *));
+	int *lens = xcalloc((size_t)t->ncols + 1, sizeof(int));
 	for (int i = 0; i < n && !cmp->failed; i++) {
+		for (int c = 0; c < t->ncols; c++) {
+			int f = t->nkey + c;
+			vals[c] = PQgetvalue(res, i, f);
+			lens[c] = PQgetisnull(res, i, f) ? -1 : PQgetlength(res, i, f);
+		}
+		const char *const *v = vals;
+		const int *l = lens;
+		if (cmp->hook.on) {
+			RowHookResult hr = rowhook_run(&cmp->hook, vals, lens);
+			if (hr == ROWHOOK_FAIL) {
+				cmp->failed = true;
+				break;
+			}
+			if (hr == ROWHOOK_DROP)
+				continue; /* the copy leaves it out too */
+			v = cmp->hook.vals;
+			l = cmp->hook.lens;
+		}
 		VRow *r = xcalloc(1, sizeof *r);
 		r->off = xcalloc((size_t)t->ncols + 1, sizeof(uint32_t));
 		buf_reset(&row);
 		for (int c = 0; c < t->ncols; c++) {
 			char err[256];
-			int f = t->nkey + c;
 			r->off[c] = (uint32_t)row.len;
-			if (rowbinary_put(&cmp->conv[c], t->cols[c].binary, PQgetvalue(res, i, f),
-					  PQgetisnull(res, i, f) ? -1 : PQgetlength(res, i, f), &row, err, sizeof err) != CONV_OK) {
+			if (rowbinary_put(&cmp->conv[c], t->cols[c].binary, v[c], l[c], &row, err, sizeof err) != CONV_OK) {
 				log_error("%s.%s: %s", t->display, t->cols[c].name, err);
 				cmp->failed = true;
 				break;
@@ -347,6 +367,8 @@ static bool fetch_source(Compare *cmp)
 		cmp->pg_rows++;
 		arrive(cmp, r, true);
 	}
+	free(vals);
+	free(lens);
 	buf_free(&row);
 	buf_free(&text);
 	PQclear(res);
@@ -491,6 +513,7 @@ static bool compare_table(Compare *cmp, ChConn *ch, const ChCaps *caps)
 	cmp->conv = xcalloc((size_t)t->ncols + 1, sizeof(ColConv));
 	for (int c = 0; c < t->ncols; c++)
 		catalog_conv_init(&t->cols[c], caps, &cmp->conv[c]);
+	rowhook_init(&cmp->hook, cmp->cfg, t);
 	if (ok) {
 		buf_reset(&sql);
 		buf_puts(&sql, "SELECT ");
@@ -549,6 +572,7 @@ static bool compare_table(Compare *cmp, ChConn *ch, const ChCaps *caps)
 	for (int c = 0; c < t->ncols; c++)
 		rowbinary_free(&cmp->conv[c]);
 	free(cmp->conv);
+	rowhook_free(&cmp->hook);
 	map_free(&cmp->pg_wait);
 	map_free(&cmp->ch_wait);
 	buf_free(&sql);
