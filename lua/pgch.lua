@@ -37,6 +37,30 @@ function pgch.set_type(t, name, ch_type)
   find_column(t, name, 2).ch_type = ch_type
 end
 
+-- pgch.add_column(t, name, ch_type, expression [, kind]): a column ClickHouse computes from the
+-- replicated ones when a row is inserted, so pgch spends nothing on it per row, for example
+-- pgch.add_column(t, "order_month", "UInt32", "toYYYYMM(order_date)"). kind "materialized"
+-- (the default: stored, left out of SELECT *) or "default" (stored, shown by SELECT *).
+function pgch.add_column(t, name, ch_type, expression, kind)
+  kind = kind or "materialized"
+  local args = { name, ch_type, expression }
+  for i, what in ipairs({ "name", "ClickHouse type", "expression" }) do
+    if type(args[i]) ~= "string" or args[i] == "" then
+      error(("pgch.add_column: the %s must be a non-empty string"):format(what), 2)
+    end
+  end
+  if kind ~= "materialized" and kind ~= "default" then
+    error(("pgch.add_column: kind must be \"materialized\" or \"default\", got %q"):format(tostring(kind)), 2)
+  end
+  local taken = { [t.version_column] = true, [t.is_deleted_column] = true, [t.synced_at_column] = true }
+  for _, c in ipairs(t.columns) do taken[c.name] = true end
+  for _, d in ipairs(t.derived) do taken[d.name] = true end
+  if taken[name] then
+    error(("pgch.add_column: %s already has a column %q"):format(t.target, name), 2)
+  end
+  t.derived[#t.derived + 1] = { name = name, ch_type = ch_type, expression = expression, kind = kind }
+end
+
 -- pgch.live_view(t [, name]): add a view (default <target>_live) that reads the table as the
 -- source has it now: the newest version of each row (FINAL), deleted rows left out.
 function pgch.live_view(t, name)

@@ -42,6 +42,8 @@ static void table_columns(Applier *a, ApplyTable *at)
 	free(at->insert_sql);
 	at->insert_sql = plan_insert_sql(t, a->cfg, "RowBinary");
 	at->have_relation = false;
+	rowhook_free(&at->hook);
+	rowhook_init(&at->hook, a->cfg, t);
 	/* room to split the widest row record (columns, then key texts) */
 	int widest = 0;
 	for (int i = 0; i < a->ntables; i++) {
@@ -62,6 +64,8 @@ static void table_free(ApplyTable *at)
 	free(at->rel_to_col);
 	free(at->col_dropped);
 	free(at->insert_sql);
+	rowhook_free(&at->hook);
+	free(at->hooked);
 	batch_free(&at->batch);
 }
 
@@ -93,6 +97,7 @@ bool apply_open(Applier *a, const ApplyOptions *o)
 		table_columns(a, at);
 		for (int c = 0; c < t->ncols; c++)
 			a->binary_ok = a->binary_ok && types_binary_ok(t->cols[c].kind, &t->cols[c].ch);
+		a->binary_ok = a->binary_ok && !at->hook.on; /* the hook reads and writes text forms */
 	}
 	if (!ch_open(&a->ch, &a->cfg->dest))
 		return false;
@@ -436,6 +441,129 @@ static bool key_changed(const ApplyTable *at, char old_kind, const PgoTuple *old
 	return false;
 }
 
+/* ---------------------------------------------------------------- the row hook */
+
+/*
+ * The new tuple of a change to a table with a row hook, complete: unchanged TOAST values
+ * from the old tuple (REPLICA IDENTITY FULL) or else the source, by key. Values in out
+ * point into the tuples and *res (the caller clears it). 1: complete; 0: the row is gone
+ * at the source (the change that removed it follows in the stream); -1: failed (logged).
+ */
+static int hook_complete(Applier *a, ApplyTable *at, const PgoTuple *tup, const PgoTuple *old, PGresult **res)
+{
+	const Table *t = at->t;
+	*res = NULL;
+	if (at->nhooked < tup->ncols) {
+		at->hooked = xrealloc(at->hooked, sizeof(PgoValue) * (size_t)tup->ncols);
+		at->nhooked = tup->ncols;
+	}
+	bool missing = false;
+	for (int ri = 0; ri < tup->ncols; ri++) {
+		at->hooked[ri] = tup->cols[ri];
+		if (tup->cols[ri].kind == 'u' && old && ri < old->ncols && old->cols[ri].kind != 'u')
+			at->hooked[ri] = old->cols[ri];
+		missing = missing || at->hooked[ri].kind == 'u';
+	}
+	if (!missing)
+		return 1;
+	PGconn *pg = apply_source(a);
+	if (!pg)
+		return -1;
+	Buf sql;
+	buf_init(&sql);
+	buf_puts(&sql, "SELECT ");
+	int n = 0;
+	for (int c = 0; c < t->ncols; c++) {
+		int ri = at->col_to_rel[c];
+		if (ri < 0 || ri >= tup->ncols || at->hooked[ri].kind != 'u')
+			continue;
+		buf_puts(&sql, n++ ? ", " : "");
+		catalog_select_expr(t, c, &sql);
+	}
+	buf_printf(&sql, " FROM ONLY %s WHERE ", t->qualified);
+	const char **params = xcalloc((size_t)t->nkey + 1, sizeof(char *));
+	char **owned = xcalloc((size_t)t->nkey + 1, sizeof(char *));
+	int rc = 1;
+	for (int k = 0; k < t->nkey; k++) {
+		int c = t->key[k], ri = at->col_to_rel[c];
+		char *q = pg_quote_ident(pg, t->cols[c].name);
+		buf_printf(&sql, "%s%s = $%d", k ? " AND " : "", q, k + 1);
+		free(q);
+		if (ri < 0 || ri >= tup->ncols || at->hooked[ri].kind != 't') {
+			mark_resync(a, at, "a change arrived without its key's value (an unchanged TOAST key)");
+			rc = 0;
+			break;
+		}
+		params[k] = owned[k] = xasprintf("%.*s", (int)at->hooked[ri].len, at->hooked[ri].data);
+	}
+	if (rc == 1) {
+		*res = pg_query_params(pg, sql.data, t->nkey, params);
+		rc = !*res ? -1 : PQntuples(*res) == 0 ? 0 : 1;
+	}
+	for (int c = 0, i = 0; rc == 1 && c < t->ncols; c++) {
+		int ri = at->col_to_rel[c];
+		if (ri < 0 || ri >= tup->ncols || at->hooked[ri].kind != 'u')
+			continue;
+		bool null = PQgetisnull(*res, 0, i);
+		at->hooked[ri] = (PgoValue){null ? 'n' : 't', null ? 0 : PQgetlength(*res, 0, i), PQgetvalue(*res, 0, i)};
+		i++;
+	}
+	for (int k = 0; k < t->nkey; k++)
+		free(owned[k]);
+	free(owned);
+	free(params);
+	buf_free(&sql);
+	return rc;
+}
+
+/*
+ * An insert or update of a table with a row hook: the complete new row through on_row; nil
+ * leaves an insert out and turns an update into a delete of its key, so a row that stops
+ * qualifying disappears. What the hook returns then goes the way of any change.
+ */
+static bool change_hooked(Applier *a, ApplyTable *at, const PgoMsg *m)
+{
+	const Table *t = at->t;
+	const PgoTuple *old = m->type == 'U' && m->old_kind ? &m->old_tuple : NULL;
+	PGresult *res;
+	int got = hook_complete(a, at, &m->new_tuple, m->old_kind == 'O' ? old : NULL, &res);
+	PgoTuple full = {m->new_tuple.ncols, at->hooked};
+	const char **vals = xcalloc((size_t)t->ncols + 1, sizeof(char *));
+	int *lens = xcalloc((size_t)t->ncols + 1, sizeof(int));
+	bool ok = got >= 0;
+	if (got <= 0)
+		goto out;
+	bool moved = old && key_changed(at, m->old_kind, old, &full);
+	if (moved && (!add_delete(a, at, old) || at->resync)) {
+		ok = !a->fatal;
+		goto out;
+	}
+	for (int c = 0; c < t->ncols; c++) {
+		int ri = at->col_to_rel[c];
+		bool has = ri >= 0 && ri < full.ncols && full.cols[ri].kind == 't';
+		vals[c] = has ? full.cols[ri].data : NULL;
+		lens[c] = has ? (int)full.cols[ri].len : -1;
+	}
+	switch (rowhook_run(&at->hook, vals, lens)) {
+	case ROWHOOK_FAIL: a->fatal = true; ok = false; break;
+	case ROWHOOK_DROP: ok = m->type != 'U' || add_delete(a, at, &full) || !a->fatal; break;
+	case ROWHOOK_ROW:
+		for (int c = 0; c < t->ncols; c++) {
+			int ri = at->col_to_rel[c];
+			if (ri >= 0 && ri < full.ncols)
+				at->hooked[ri] = (PgoValue){at->hook.lens[c] < 0 ? 'n' : 't', at->hook.lens[c] < 0 ? 0 : at->hook.lens[c],
+							    at->hook.vals[c]};
+		}
+		ok = add_upsert(a, at, &full, NULL, moved) || !a->fatal;
+		break;
+	}
+out:
+	PQclear(res);
+	free(vals);
+	free(lens);
+	return ok;
+}
+
 static bool apply_row_change(Applier *a, const PgoMsg *m)
 {
 	ApplyTable *at = table_by_relid(a, m->relid);
@@ -447,6 +575,8 @@ static bool apply_row_change(Applier *a, const PgoMsg *m)
 		return false;
 	}
 	at->counts[m->type == 'I' ? PROG_N_INSERT : m->type == 'U' ? PROG_N_UPDATE : PROG_N_DELETE]++;
+	if (at->hook.on && m->type != 'D')
+		return change_hooked(a, at, m);
 	switch (m->type) {
 	case 'I': return add_upsert(a, at, &m->new_tuple, NULL, false) || !a->fatal;
 	case 'U': {

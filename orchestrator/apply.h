@@ -38,6 +38,7 @@
 #include "pgoutput.h"
 #include "progress.h"
 #include "rowbinary.h"
+#include "rowhook.h"
 
 /* Wait `secs` while keeping the replication connection alive; false: stop was asked for. */
 typedef bool (*ApplyWaitFn)(void *ctx, double secs);
@@ -65,6 +66,9 @@ typedef struct ApplyTable {
 	bool resync;          /* needs_resync: changes set aside until copied again */
 	char *insert_sql;
 	int64_t counts[PROG_N_COUNTS]; /* changes batched since the last flush, for metrics */
+	RowHook hook;         /* the table's row hook, if hook.on */
+	PgoValue *hooked;     /* the new tuple as the hook left it (per relation column) */
+	int nhooked;
 } ApplyTable;
 
 typedef struct Applier {

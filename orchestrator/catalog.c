@@ -18,6 +18,7 @@
 #include <lauxlib.h>
 #include "log.h"
 #include "pg.h"
+#include "rowfilter.h"
 
 /* ---------------------------------------------------------------- selection */
 
@@ -291,8 +292,12 @@ static bool decide_keys(PGconn *conn, const Config *cfg, Table *t)
 	}
 	if (natt > 0) {
 		if (!attnums_to_cols(t, att, natt, &t->key)) {
-			log_error("%s: a key column is in exclude_columns; key columns are needed to apply updates and deletes",
-				  t->display);
+			int line = r ? config_key_line(cfg, r->line, "exclude_columns") : 0;
+			config_error_at(cfg, line ? line : rule_line(r),
+					"%s: a replica identity column is in exclude_columns; it is needed to apply updates "
+					"and deletes (and PostgreSQL refuses UPDATE and DELETE on a table whose published "
+					"columns leave one out): keep it",
+					t->display);
 			ok = false;
 			goto out;
 		}
@@ -655,6 +660,12 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 		}
 		if (tok)
 			tok = decide_keys(conn, cfg, t) && check_partition_by(cfg, t);
+		if (tok) {
+			bool failed;
+			tok = rowfilter_check(conn, cfg, cat->server_version, t, &failed);
+			if (failed)
+				return false;
+		}
 		if (tok && cfg->hook_on_table != LUA_NOREF)
 			tok = hooks_on_table(cfg, caps, t) && check_order(cfg, t) && check_partition_by(cfg, t);
 		if (tok) /* after the hook, which may change the target */
@@ -690,6 +701,12 @@ static void free_table(Table *t)
 	for (int i = 0; i < t->nafter; i++)
 		free(t->after[i]);
 	free(t->after);
+	for (int i = 0; i < t->nderived; i++) {
+		free(t->derived[i].name);
+		free(t->derived[i].ch_type);
+		free(t->derived[i].expr);
+	}
+	free(t->derived);
 	free(t->schema);
 	free(t->name);
 	free(t->display);

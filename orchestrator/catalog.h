@@ -52,6 +52,14 @@ typedef struct Leaf {
 	int64_t est_rows;
 } Leaf;
 
+/* A column ClickHouse computes from the replicated ones (pgch.add_column in on_table). */
+typedef struct Derived {
+	char *name;
+	char *ch_type;
+	char *expr;             /* a ClickHouse expression over the table's columns */
+	bool materialized;      /* MATERIALIZED (stored, left out of SELECT *), else DEFAULT */
+} Derived;
+
 typedef struct Table {
 	uint32_t oid;
 	char *schema;
@@ -74,6 +82,8 @@ typedef struct Table {
 	int64_t est_rows;
 	char **after;           /* statements from hooks, run after CREATE TABLE */
 	int nafter;
+	Derived *derived;       /* columns from hooks that ClickHouse computes; never inserted */
+	int nderived;
 	bool has_generated;
 	bool refused;           /* not usable: a problem was reported, or discovery stopped first */
 	bool unreadable;        /* refused only because the user may not SELECT it */

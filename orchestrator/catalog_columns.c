@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pg.h"
 #include "rowbinary.h"
+#include "rowhook.h"
 
 /* ---------------------------------------------------------------- types */
 
@@ -190,7 +191,8 @@ bool catalog_read_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, c
 		    (c->ch.kind == CH_DATE || c->ch.kind == CH_DATE32 || c->ch.kind == CH_DATETIME ||
 		     c->ch.kind == CH_DATETIME64 || c->ch.kind == CH_DECIMAL))
 			c->ch.nullable = true;
-		c->binary = types_binary_ok(c->kind, &c->ch);
+		/* a table with a row hook travels in text form, which the hook reads and writes */
+		c->binary = types_binary_ok(c->kind, &c->ch) && !rowhook_enabled(cfg, t);
 	}
 	PQclear(res);
 	return true;

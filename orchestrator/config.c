@@ -80,7 +80,7 @@ static int config_file(lua_State *L)
 	return 1;
 }
 
-static const char *const known_globals[] = {"source", "destination", "pipe", "tables", "on_table", "pgch", NULL};
+static const char *const known_globals[] = {"source", "destination", "pipe", "tables", "on_table", "on_row", "pgch", NULL};
 
 static const SandboxGlobals config_globals = {
 	known_globals,
@@ -524,14 +524,19 @@ static void parse_pipe(ConfigParser *p)
 static void parse_hooks(ConfigParser *p)
 {
 	lua_State *L = p->L;
-	int t = lua_getglobal(L, "on_table");
-	if (t == LUA_TFUNCTION) {
-		p->cfg->hook_on_table = luaL_ref(L, LUA_REGISTRYINDEX);
-		return;
+	static const char *const names[] = {"on_table", "on_row"};
+	int *refs[] = {&p->cfg->hook_on_table, &p->cfg->hook_on_row};
+	for (int i = 0; i < 2; i++) {
+		int t = lua_getglobal(L, names[i]);
+		if (t == LUA_TFUNCTION) {
+			*refs[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+			continue;
+		}
+		if (t != LUA_TNIL)
+			config_parse_error(p, config_key_line(p->cfg, 1, names[i]), "%s must be a function, got %s", names[i],
+					   luaL_typename(L, -1));
+		lua_pop(L, 1);
 	}
-	if (t != LUA_TNIL)
-		config_parse_error(p, config_key_line(p->cfg, 1, "on_table"), "on_table must be a function, got %s", luaL_typename(L, -1));
-	lua_pop(L, 1);
 }
 
 static bool valid_slot_name(const char *s)
@@ -570,6 +575,7 @@ static void set_defaults(Config *cfg)
 	cfg->pipe.snapshot.rows_per_partition = 1000000;
 	cfg->pipe.snapshot.tables_in_parallel = 2;
 	cfg->hook_on_table = LUA_NOREF;
+	cfg->hook_on_row = LUA_NOREF;
 }
 
 /*

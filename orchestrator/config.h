@@ -77,11 +77,15 @@ typedef struct TableRule {
 	char **exclude_columns;
 	int n_exclude_columns;
 	char *partition_by;
+	char *where;        /* row filter: a SQL predicate over the table's columns (rowfilter.h) */
+	int where_line;
 	KeyVal *types;      /* column -> ClickHouse type override */
 	int n_types;
 	KeyVal *unrep;      /* column -> "error" | "null" | "clamp" ("*" = every column) */
 	int n_unrep;
 	int initial_load;   /* 1: copy its rows first, 0: changes only (CDC-only), -1: as pipe.initial_load */
+	bool has_on_row;    /* the entry's own row hook (rowhook.h) */
+	int on_row;         /* its registry reference */
 	int matches;        /* filled by catalog selection */
 } TableRule;
 
@@ -113,6 +117,7 @@ typedef struct Config {
 	int n_rules;
 	lua_State *L;       /* the sandbox, kept open for hooks */
 	int hook_on_table;  /* registry ref or LUA_NOREF */
+	int hook_on_row;    /* the global on_row (rowhook.h): registry ref or LUA_NOREF */
 } Config;
 
 /* Load and validate; on failure the error has been printed and NULL is returned. */

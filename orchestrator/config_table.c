@@ -1,7 +1,7 @@
 /*
  * config_table — the `tables` section of a config: names, patterns, exclusions and each
- * entry's options (target, order_by, exclude_columns, partition_by, types,
- * on_unrepresentable) become TableRules; plus what the rules answer later (the policy for
+ * entry's options (target, order_by, exclude_columns, partition_by, where, types,
+ * on_unrepresentable, on_row) become TableRules; plus what the rules answer later (the policy for
  * a column's unrepresentable values, glob matching).
  *
  * Only what the config text says is checked here; whether a pattern matches a table, a
@@ -84,8 +84,8 @@ static KeyVal *parse_string_map(ConfigParser *p, const char *what, int line, int
 	return kv;
 }
 
-static const char *const table_entry_keys[] = {"target",	"order_by", "exclude_columns", "partition_by",
-					       "types",		"on_unrepresentable", "initial_load", NULL};
+static const char *const table_entry_keys[] = {"target", "order_by", "exclude_columns", "partition_by", "where",
+					       "types",  "on_unrepresentable", "on_row", "initial_load", NULL};
 
 static TableRule *add_rule(Config *cfg, const char *pattern, int line)
 {
@@ -138,6 +138,29 @@ static void parse_table_entry(ConfigParser *p, int line)
 				config_parse_error(p, kline, "%s: initial_load must be true or false, got %s", name, luaL_typename(L, -1));
 			else
 				r->initial_load = lua_toboolean(L, -1);
+		} else if (strcmp(key, "where") == 0) {
+			/* the text goes into SQL as one parenthesised predicate; PostgreSQL checks the rest */
+			if (lua_type(L, -1) != LUA_TSTRING)
+				config_parse_error(p, kline, "%s: where must be a SQL condition in a string such as "
+							     "\"status <> 'draft'\", got %s",
+						   name, luaL_typename(L, -1));
+			else if (strspn(lua_tostring(L, -1), " \t\r\n") == strlen(lua_tostring(L, -1)))
+				config_parse_error(p, kline, "%s: where is empty: leave it out to replicate every row", name);
+			else if (strchr(lua_tostring(L, -1), ';'))
+				config_parse_error(p, kline, "%s: where must be one SQL condition, without ';'", name);
+			else {
+				r->where = xstrdup(lua_tostring(L, -1));
+				r->where_line = kline;
+			}
+		} else if (strcmp(key, "on_row") == 0) {
+			if (lua_type(L, -1) != LUA_TFUNCTION) {
+				config_parse_error(p, kline, "%s: on_row must be a function (t, row), got %s", name,
+						   luaL_typename(L, -1));
+			} else {
+				lua_pushvalue(L, -1);
+				r->on_row = luaL_ref(L, LUA_REGISTRYINDEX);
+				r->has_on_row = true;
+			}
 		} else if (strcmp(key, "order_by") == 0) {
 			r->order_by = parse_string_list(p, "order_by", kline, &r->n_order_by);
 			if (r->order_by && r->n_order_by == 0)
@@ -249,6 +272,7 @@ void config_free_rule(TableRule *r)
 	free(r->pattern);
 	free(r->target);
 	free(r->partition_by);
+	free(r->where);
 	for (int i = 0; i < r->n_order_by; i++)
 		free(r->order_by[i]);
 	free(r->order_by);

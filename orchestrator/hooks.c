@@ -10,6 +10,8 @@
  *   t.order_by      { "customer_id", "id" }    may be changed (the same checks apply)
  *   t.partition_by  nil or an expression       may be set
  *   t.after         {}                         ClickHouse statements to run after CREATE TABLE
+ *   t.derived       {}                         columns ClickHouse computes, { name, ch_type,
+ *                                              expression, kind }, added by pgch.add_column
  *   t.version_column, t.is_deleted_column, t.synced_at_column   pgch's own columns (read-only)
  *
  * and may change it in place (or return a replacement). The result goes through the same
@@ -26,6 +28,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "rowhook.h"
 #include "sandbox.h"
 
 static void push_string_list(lua_State *L, char **v, int n)
@@ -88,6 +91,8 @@ static void push_table(lua_State *L, const Table *t, const Config *cfg)
 	}
 	lua_newtable(L);
 	lua_setfield(L, -2, "after");
+	lua_newtable(L);
+	lua_setfield(L, -2, "derived");
 }
 
 /* Read the hook's result (at the top of the stack) back into t. */
@@ -97,7 +102,7 @@ static void push_table(lua_State *L, const Table *t, const Config *cfg)
  */
 static bool check_fields(lua_State *L, const Config *cfg, const Table *t)
 {
-	static const char *const writable[] = {"target", "columns", "order_by", "partition_by", "after", NULL};
+	static const char *const writable[] = {"target", "columns", "order_by", "partition_by", "after", "derived", NULL};
 	static const char *const readonly[] = {"source", "database", "version_column", "is_deleted_column",
 					       "synced_at_column", NULL};
 	const char *const current[] = {t->display, cfg->dest.database, cfg->dest.version_column,
@@ -128,11 +133,81 @@ static bool check_fields(lua_State *L, const Config *cfg, const Table *t)
 		}
 		if (!known) {
 			log_error("on_table(%s): t.%s is not a field pgch reads (it reads target, columns, order_by, "
-				  "partition_by and after)",
+				  "partition_by, after and derived)",
 				  t->display, k);
 			ok = false;
 		}
 	}
+	return ok;
+}
+
+/* A string field of the table at the top of the stack, or NULL. */
+static const char *string_field(lua_State *L, const char *name)
+{
+	lua_getfield(L, -1, name);
+	const char *s = lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) > 0 ? lua_tostring(L, -1) : NULL;
+	lua_pop(L, 1); /* the string stays alive: the entry still refers to it */
+	return s;
+}
+
+/* Is name one of t's columns, its derived columns, or pgch's own? */
+static bool name_taken(const Config *cfg, const Table *t, const char *name)
+{
+	if (strcmp(name, cfg->dest.version_column) == 0 || strcmp(name, cfg->dest.deleted_column) == 0 ||
+	    strcmp(name, cfg->dest.synced_column) == 0)
+		return true;
+	for (int c = 0; c < t->ncols; c++)
+		if (strcmp(t->cols[c].name, name) == 0)
+			return true;
+	for (int d = 0; d < t->nderived; d++)
+		if (strcmp(t->derived[d].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* t.derived (pgch.add_column's entries; checked again here, as a hook may write them itself). */
+static bool read_derived(lua_State *L, const Config *cfg, Table *t)
+{
+	bool ok = true;
+	if (lua_getfield(L, -1, "derived") == LUA_TTABLE) {
+		int n = (int)luaL_len(L, -1);
+		for (int i = 0; i < n; i++) {
+			lua_rawgeti(L, -1, i + 1);
+			const char *name = NULL, *type = NULL, *expr = NULL, *kind = NULL;
+			if (lua_istable(L, -1)) {
+				name = string_field(L, "name");
+				type = string_field(L, "ch_type");
+				expr = string_field(L, "expression");
+				kind = string_field(L, "kind");
+			}
+			if (!name || !type || !expr) {
+				log_error("on_table(%s): derived[%d] must be { name = ..., ch_type = ..., expression = ... } "
+					  "(use pgch.add_column)",
+					  t->display, i + 1);
+				ok = false;
+			} else if (kind && strcmp(kind, "materialized") != 0 && strcmp(kind, "default") != 0) {
+				log_error("on_table(%s): derived column %s: kind must be \"materialized\" or \"default\"",
+					  t->display, name);
+				ok = false;
+			} else if (name_taken(cfg, t, name)) {
+				log_error("on_table(%s): derived column %s: %s already has a column of that name", t->display,
+					  name, t->target);
+				ok = false;
+			} else {
+				t->derived = xrealloc(t->derived, sizeof(Derived) * (size_t)(t->nderived + 1));
+				Derived *d = &t->derived[t->nderived++];
+				d->name = xstrdup(name);
+				d->ch_type = xstrdup(type);
+				d->expr = xstrdup(expr);
+				d->materialized = !kind || strcmp(kind, "materialized") == 0;
+			}
+			lua_pop(L, 1);
+		}
+	} else if (!lua_isnil(L, -1)) {
+		log_error("on_table(%s): t.derived must stay a list (add to it with pgch.add_column)", t->display);
+		ok = false;
+	}
+	lua_pop(L, 1);
 	return ok;
 }
 
@@ -182,7 +257,7 @@ static bool read_back(lua_State *L, const Config *cfg, const ChCaps *caps, Table
 							       t->cols[i].kind != PG_BYTEA && t->cols[i].kind != PG_JSONB;
 						t->cols[i].ch = ch;
 						t->cols[i].overridden = true;
-						t->cols[i].binary = types_binary_ok(t->cols[i].kind, &ch);
+						t->cols[i].binary = types_binary_ok(t->cols[i].kind, &ch) && !rowhook_enabled(cfg, t);
 					}
 				}
 				buf_free(&cur);
@@ -240,7 +315,7 @@ static bool read_back(lua_State *L, const Config *cfg, const ChCaps *caps, Table
 		}
 	}
 	lua_pop(L, 1);
-	return ok;
+	return read_derived(L, cfg, t) && ok;
 }
 
 typedef struct HookCall {

@@ -132,6 +132,12 @@ void plan_create_table(const Table *t, const Config *cfg, const ChCaps *caps, Bu
 		types_ch_name(&t->cols[i].ch, out);
 		buf_puts(out, ",\n");
 	}
+	for (int i = 0; i < t->nderived; i++) { /* computed by ClickHouse, never in pgch's INSERTs */
+		buf_puts(out, "    ");
+		ch_quote_ident(out, t->derived[i].name);
+		buf_printf(out, " %s %s %s,\n", t->derived[i].ch_type, t->derived[i].materialized ? "MATERIALIZED" : "DEFAULT",
+			   t->derived[i].expr);
+	}
 	buf_puts(out, "    ");
 	ch_quote_ident(out, cfg->dest.version_column);
 	buf_puts(out, " UInt64,\n    ");

@@ -253,6 +253,39 @@ static bool add_new_columns(PGconn *pg, ChConn *ch, const Config *cfg, Catalog *
 	return true;
 }
 
+/*
+ * A table whose row filter changed has rows in ClickHouse chosen by the old one. pgch run
+ * copies it again: it is marked needs_resync in the progress table (so a run that stops
+ * first still does it next time, the publication having changed already) and in the loaded
+ * state the supervisor reads its requests from.
+ */
+static bool mark_refiltered(ChConn *ch, const Config *cfg, const Catalog *cat, const PrepareOptions *o, Prepared *p,
+			    const bool *refiltered)
+{
+	static const char why[] = "its row filter (where) changed";
+	for (int ti = 0; ti < cat->ntables; ti++) {
+		const Table *t = &cat->tables[ti];
+		StateRecord *r = NULL;
+		for (int i = 0; i < p->st.n && !r; i++)
+			if (p->st.rows[i].kind == STATE_TABLE && strcmp(p->st.rows[i].table, t->display) == 0)
+				r = &p->st.rows[i];
+		if (!refiltered[ti] || !r)
+			continue; /* not copied before: the copy to come uses the new filter */
+		if (!o->run_mode) {
+			log_warn("%s: %s, so the rows copied earlier were chosen by the old one; copy it again with pgch "
+				 "snapshot --restart, or with pgch run and pgch resync --table %s",
+				 t->display, why, t->display);
+			continue;
+		}
+		if (!state_mark_needs_resync(ch, cfg, t->display, t->target, 0, why))
+			return false;
+		r->status = STATE_NEEDS_RESYNC;
+		free(r->info);
+		r->info = xstrdup(why);
+	}
+	return true;
+}
+
 bool prepare_recopy(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, Sched *sched, int ti, uint64_t newest_lsn,
 		    uint64_t unrep, const char *restart_hint)
 {
@@ -315,13 +348,19 @@ PrepareResult prepare_run(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, con
 	if (plan == SLOT_RECREATE && !slot_drop(pg, cfg->pipe.slot))
 		goto fail;
 	restore_plan(cfg, cat, out);
-	if (!slot_ensure_publication(pg, cfg, cat) || !open_slot(cfg, pg, ch, plan, &info, out))
+	bool *refiltered = xcalloc((size_t)cat->ntables + 1, sizeof(bool));
+	if (!slot_ensure_publication(pg, cfg, cat, refiltered) || !open_slot(cfg, pg, ch, plan, &info, out)) {
+		free(refiltered);
 		goto fail;
+	}
 	out->max_lsn = out->slot_start;
 	for (int i = 0; i < out->plan.nparts; i++)
 		if (out->plan.parts[i].status == PART_DONE && out->plan.parts[i].snapshot_lsn > out->max_lsn)
 			out->max_lsn = out->plan.parts[i].snapshot_lsn;
-	if (!target_create_all(ch, cfg, cat) || !add_new_columns(pg, ch, cfg, cat, o, out) || !record_plan(ch, cfg, cat, out))
+	bool ready = target_create_all(ch, cfg, cat) && add_new_columns(pg, ch, cfg, cat, o, out) &&
+		     record_plan(ch, cfg, cat, out) && mark_refiltered(ch, cfg, cat, o, out, refiltered);
+	free(refiltered);
+	if (!ready)
 		goto fail;
 	return PREPARE_READY;
 fail:

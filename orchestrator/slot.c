@@ -12,18 +12,108 @@
 #include "buf.h"
 #include "log.h"
 #include "pg.h"
+#include "rowfilter.h"
 
 void slot_publication_sql(PGconn *conn, const Config *cfg, const Catalog *cat, Buf *out)
 {
 	char *pub = pg_quote_ident(conn, cfg->pipe.publication);
 	buf_printf(out, "CREATE PUBLICATION %s FOR TABLE ", pub);
 	free(pub);
-	for (int i = 0; i < cat->ntables; i++)
-		buf_printf(out, "%s%s", i ? ", " : "", cat->tables[i].qualified);
+	for (int i = 0; i < cat->ntables; i++) {
+		buf_puts(out, i ? ", " : "");
+		rowfilter_publication_table(conn, &cat->tables[i], cat->server_version, out);
+	}
 	buf_puts(out, " WITH (publish_via_partition_root = true)");
 }
 
-bool slot_ensure_publication(PGconn *conn, const Config *cfg, const Catalog *cat)
+/* Per published table: oid, row filter and column list as PostgreSQL prints them ("": none). */
+static PGresult *publication_entries(PGconn *conn, const char *const *params)
+{
+	return pg_query_params(conn,
+			       "SELECT r.prrelid, coalesce(pg_get_expr(r.prqual, r.prrelid), ''), coalesce(r.prattrs::text, '') "
+			       "FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid WHERE p.pubname = $1",
+			       1, params);
+}
+
+/* The row of table oid in publication_entries' result, or -1. */
+static int entry_of(const PGresult *res, uint32_t oid)
+{
+	for (int j = 0; j < PQntuples(res); j++)
+		if (strtoul(PQgetvalue(res, j, 0), NULL, 10) == oid)
+			return j;
+	return -1;
+}
+
+/*
+ * PostgreSQL 15+, when a table has (or had) a row filter or a column list: set the
+ * publication's whole table list in one statement, which keeps the entries that do not
+ * change. The filters as PostgreSQL prints them before and after tell which tables' filters
+ * changed (filter_changed[i]): their rows in ClickHouse were chosen by the old filter.
+ */
+static bool set_tables(PGconn *conn, const Config *cfg, const Catalog *cat, const char *pub, PGresult *before,
+		       bool *filter_changed)
+{
+	const char *params[1] = {cfg->pipe.publication};
+	Buf sql;
+	buf_init(&sql);
+	buf_printf(&sql, "ALTER PUBLICATION %s SET TABLE ", pub);
+	for (int i = 0; i < cat->ntables; i++) {
+		buf_puts(&sql, i ? ", " : "");
+		rowfilter_publication_table(conn, &cat->tables[i], cat->server_version, &sql);
+	}
+	bool ok = pg_exec(conn, "BEGIN");
+	PGresult *after = NULL;
+	if (ok) {
+		PGresult *r = PQexecParams(conn, sql.data, 0, NULL, NULL, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			log_error("cannot change publication %s: %s. Fix: as its owner (or a superuser) run: %s",
+				  cfg->pipe.publication, PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), sql.data);
+			ok = false;
+		}
+		PQclear(r);
+	}
+	if (ok)
+		ok = (after = publication_entries(conn, params)) != NULL;
+	for (int i = 0; ok && i < cat->ntables; i++) {
+		int b = entry_of(before, cat->tables[i].oid), a = entry_of(after, cat->tables[i].oid);
+		if (b < 0) {
+			log_info("added %s to publication %s", cat->tables[i].display, cfg->pipe.publication);
+			continue;
+		}
+		if (a >= 0 && strcmp(PQgetvalue(before, b, 1), PQgetvalue(after, a, 1)) != 0) {
+			log_info("%s: its row filter in publication %s changed from \"%s\" to \"%s\"", cat->tables[i].display,
+				 cfg->pipe.publication, PQgetvalue(before, b, 1), PQgetvalue(after, a, 1));
+			if (filter_changed)
+				filter_changed[i] = true;
+		}
+	}
+	for (int j = 0; ok && j < PQntuples(before); j++)
+		if (entry_of(after, (uint32_t)strtoul(PQgetvalue(before, j, 0), NULL, 10)) < 0)
+			log_info("removed table oid %s from publication %s (no longer selected)", PQgetvalue(before, j, 0),
+				 cfg->pipe.publication);
+	PQclear(after);
+	ok = pg_exec(conn, ok ? "COMMIT" : "ROLLBACK") && ok;
+	buf_free(&sql);
+	return ok;
+}
+
+/* Must the publication's entries be set (rowfilter): a filter or column list wanted or present? */
+static bool entries_need_set(const Catalog *cat, const PGresult *before)
+{
+	if (cat->server_version < ROWFILTER_MIN_VERSION)
+		return false;
+	for (int i = 0; i < cat->ntables; i++) {
+		const Table *t = &cat->tables[i];
+		if ((t->rule && t->rule->where) || rowfilter_has_column_list(t, cat->server_version))
+			return true;
+	}
+	for (int j = 0; j < PQntuples(before); j++)
+		if (PQgetvalue(before, j, 1)[0] || PQgetvalue(before, j, 2)[0])
+			return true;
+	return false;
+}
+
+bool slot_ensure_publication(PGconn *conn, const Config *cfg, const Catalog *cat, bool *filter_changed)
 {
 	const char *params[1] = {cfg->pipe.publication};
 	PGresult *res = pg_query_params(conn,
@@ -68,12 +158,20 @@ bool slot_ensure_publication(PGconn *conn, const Config *cfg, const Catalog *cat
 		ok = pg_exec(conn, sql.data);
 	}
 	/* tables to add and to remove */
-	PGresult *rels = pg_query_params(conn,
-					 "SELECT r.prrelid FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid "
-					 "WHERE p.pubname = $1",
-					 1, params);
+	PGresult *rels = !ok ? NULL
+		       : cat->server_version >= ROWFILTER_MIN_VERSION
+			       ? publication_entries(conn, params)
+			       : pg_query_params(conn,
+						 "SELECT r.prrelid FROM pg_publication_rel r JOIN pg_publication p ON p.oid = "
+						 "r.prpubid WHERE p.pubname = $1",
+						 1, params);
 	if (!rels) {
 		ok = false;
+		goto out;
+	}
+	if (entries_need_set(cat, rels)) {
+		ok = set_tables(conn, cfg, cat, pub, rels, filter_changed);
+		PQclear(rels);
 		goto out;
 	}
 	for (int i = 0; ok && i < cat->ntables; i++) {

@@ -38,8 +38,10 @@ typedef struct SlotInfo {
 
 /* The CREATE PUBLICATION statement for the catalog's tables (also shown by pgch check). */
 void slot_publication_sql(PGconn *conn, const Config *cfg, const Catalog *cat, Buf *out);
-/* Create the publication for the selected tables, or bring an existing one up to date. */
-bool slot_ensure_publication(PGconn *conn, const Config *cfg, const Catalog *cat);
+/* Create the publication for the selected tables (with their row filters and column lists,
+ * rowfilter.h), or bring an existing one up to date; filter_changed[i] (may be NULL): table
+ * i was published before with another row filter. */
+bool slot_ensure_publication(PGconn *conn, const Config *cfg, const Catalog *cat, bool *filter_changed);
 bool slot_info(PGconn *conn, const char *slot, SlotInfo *info);
 /* Create a slot with an exported snapshot; the connection is kept in out. */
 bool slot_create_exported(const Config *cfg, const char *slot, bool temporary, ExportedSnapshot *out);

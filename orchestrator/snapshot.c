@@ -21,7 +21,9 @@
 #include "native.h"
 #include "pg.h"
 #include "progress.h"
+#include "rowfilter.h"
 #include "rowbinary.h"
+#include "rowhook.h"
 
 volatile sig_atomic_t snapshot_stop;
 
@@ -34,6 +36,7 @@ typedef struct Reader {
 	PGconn *conn;
 	ColConv *conv;
 	NativeBlock *native; /* Native blocks (native_chosen); NULL: RowBinary rows */
+	RowHook hook;        /* the table's row hook, if hook.on */
 	int ncols;
 	const char **fields;
 	int *lens;
@@ -105,18 +108,30 @@ static bool convert_message(Reader *r, const char *p, int n, Buf *out)
 			if (len > 0)
 				p += len;
 		}
+		/* the values to write: the row's, or what the table's row hook made of them */
+		const char *const *f = (const char *const *)r->fields;
+		const int *l = r->lens;
+		if (r->hook.on) {
+			RowHookResult hr = rowhook_run(&r->hook, f, l);
+			if (hr == ROWHOOK_FAIL) {
+				r->fail = WORKER_FATAL;
+				return false;
+			}
+			if (hr == ROWHOOK_DROP)
+				continue;
+			f = r->hook.vals;
+			l = r->hook.lens;
+		}
 		size_t row_start = out->len;
 		for (int i = 0; i < nf; i++) {
 			char err[512];
 			uint64_t before = r->conv[i].unrep_count;
-			ConvResult cr = r->native ? native_put(r->native, i, &r->conv[i], t->cols[i].binary, r->fields[i], r->lens[i],
-							       err, sizeof err)
-						  : rowbinary_put(&r->conv[i], t->cols[i].binary, r->fields[i], r->lens[i], out, err,
-								  sizeof err);
+			ConvResult cr = r->native ? native_put(r->native, i, &r->conv[i], t->cols[i].binary, f[i], l[i], err, sizeof err)
+						  : rowbinary_put(&r->conv[i], t->cols[i].binary, f[i], l[i], out, err, sizeof err);
 			if (cr == CONV_OK && r->conv[i].unrep_count != before && r->conv[i].unrep_count <= 20) {
 				char key[256], val[96];
 				describe_key(r, key, sizeof key);
-				rowbinary_describe(&r->conv[i], t->cols[i].binary, r->fields[i], r->lens[i], val, sizeof val);
+				rowbinary_describe(&r->conv[i], t->cols[i].binary, f[i], l[i], val, sizeof val);
 				log_warn("%s.%s, row with %s: %s has no ClickHouse form; written as %s (on_unrepresentable)%s",
 					 t->display, t->cols[i].name, key, val, r->conv[i].policy == UNREP_NULL ? "NULL" : "the nearest value",
 					 r->conv[i].unrep_count == 20 ? "; further ones in this partition are counted, not logged" : "");
@@ -268,7 +283,9 @@ static int copy_partition(const SnapshotJob *job, PGconn *conn, ChConn *ch, int 
 	char *cols = catalog_select_list(t);
 	buf_printf(&sql, "COPY (SELECT %s FROM ONLY %s", cols, leaf->qualified);
 	free(cols);
+	size_t before = sql.len;
 	plan_where(p, &sql);
+	rowfilter_sql(t, sql.len > before, &sql); /* the table's own filter, as the publication has it */
 	buf_puts(&sql, ") TO STDOUT (FORMAT binary)");
 	PGresult *res = PQexec(conn, sql.data);
 	if (!res || PQresultStatus(res) != PGRES_COPY_OUT) {
@@ -297,6 +314,7 @@ static int copy_partition(const SnapshotJob *job, PGconn *conn, ChConn *ch, int 
 	r.lens = xcalloc((size_t)t->ncols, sizeof(int));
 	for (int i = 0; i < t->ncols; i++)
 		catalog_conv_init(&t->cols[i], job->caps, &r.conv[i]);
+	rowhook_init(&r.hook, job->cfg, t);
 	NativeBlock block;
 	if (native_chosen(job->caps)) {
 		native_init(&block, t, job->cfg, job->version);
@@ -327,6 +345,7 @@ static int copy_partition(const SnapshotJob *job, PGconn *conn, ChConn *ch, int 
 		rowbinary_free(&r.conv[i]);
 	if (r.native)
 		native_free(r.native);
+	rowhook_free(&r.hook);
 	free(r.conv);
 	free(r.fields);
 	free(r.lens);

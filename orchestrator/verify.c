@@ -29,6 +29,8 @@
 #include "plan.h"
 #include "progress.h"
 #include "rowbinary.h"
+#include "rowfilter.h"
+#include "rowhook.h"
 #include "slot.h"
 #include "verify_rows.h"
 
@@ -62,6 +64,7 @@ static bool pg_aggregates(PGconn *pg, const Table *t, Buf *out)
 		free(q);
 	}
 	buf_printf(&sql, ") FROM %s", t->qualified);
+	rowfilter_sql(t, false, &sql);
 	PGresult *res = pg_query(pg, sql.data);
 	buf_free(&sql);
 	if (!res)

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "pg.h"
 #include "plan.h"
+#include "rowfilter.h"
 
 /* ---------------------------------------------------------------- rows waiting for their counterpart */
 
@@ -247,16 +248,34 @@ static bool fetch_source(Compare *cmp)
 	Buf row, text;
 	buf_init(&row);
 	buf_init(&text);
+	const char **vals = xcalloc((size_t)t->ncols + 1, sizeof(char *));
+	int *lens = xcalloc((size_t)t->ncols + 1, sizeof(int));
 	for (int i = 0; i < n && !cmp->failed; i++) {
+		for (int c = 0; c < t->ncols; c++) {
+			int f = t->nkey + c;
+			vals[c] = PQgetvalue(res, i, f);
+			lens[c] = PQgetisnull(res, i, f) ? -1 : PQgetlength(res, i, f);
+		}
+		const char *const *v = vals;
+		const int *l = lens;
+		if (cmp->hook.on) {
+			RowHookResult hr = rowhook_run(&cmp->hook, vals, lens);
+			if (hr == ROWHOOK_FAIL) {
+				cmp->failed = true;
+				break;
+			}
+			if (hr == ROWHOOK_DROP)
+				continue; /* the copy leaves it out too */
+			v = cmp->hook.vals;
+			l = cmp->hook.lens;
+		}
 		VRow *r = xcalloc(1, sizeof *r);
 		r->off = xcalloc((size_t)t->ncols + 1, sizeof(uint32_t));
 		buf_reset(&row);
 		for (int c = 0; c < t->ncols; c++) {
 			char err[256];
-			int f = t->nkey + c;
 			r->off[c] = (uint32_t)row.len;
-			if (rowbinary_put(&cmp->conv[c], t->cols[c].binary, PQgetvalue(res, i, f),
-					  PQgetisnull(res, i, f) ? -1 : PQgetlength(res, i, f), &row, err, sizeof err) != CONV_OK) {
+			if (rowbinary_put(&cmp->conv[c], t->cols[c].binary, v[c], l[c], &row, err, sizeof err) != CONV_OK) {
 				log_error("%s.%s: %s", t->display, t->cols[c].name, err);
 				cmp->failed = true;
 				break;
@@ -283,6 +302,8 @@ static bool fetch_source(Compare *cmp)
 		cmp->pg_rows++;
 		arrive(cmp, r, true);
 	}
+	free(vals);
+	free(lens);
 	buf_free(&row);
 	buf_free(&text);
 	PQclear(res);
@@ -428,12 +449,15 @@ bool verify_compare_table(Compare *cmp, ChConn *ch, const ChCaps *caps)
 		free(q);
 	}
 	char *cols = catalog_select_list(t);
-	buf_printf(&sql, "%s FROM %s%s%s", cols, t->qualified, cmp->pg_where ? cmp->pg_where : "", pg_order.data);
+	buf_printf(&sql, "%s FROM %s%s", cols, t->qualified, cmp->pg_where ? cmp->pg_where : "");
+	rowfilter_sql(t, cmp->pg_where != NULL, &sql); /* the rows the pipe replicates */
+	buf_puts(&sql, pg_order.data);
 	free(cols);
 	bool ok = pg_exec(pg, sql.data);
 	cmp->conv = xcalloc((size_t)t->ncols + 1, sizeof(ColConv));
 	for (int c = 0; c < t->ncols; c++)
 		catalog_conv_init(&t->cols[c], caps, &cmp->conv[c]);
+	rowhook_init(&cmp->hook, cmp->cfg, t);
 	if (ok) {
 		buf_reset(&sql);
 		buf_puts(&sql, "SELECT ");
@@ -494,6 +518,7 @@ bool verify_compare_table(Compare *cmp, ChConn *ch, const ChCaps *caps)
 	for (int c = 0; c < t->ncols; c++)
 		rowbinary_free(&cmp->conv[c]);
 	free(cmp->conv);
+	rowhook_free(&cmp->hook);
 	map_free(&cmp->pg_wait);
 	map_free(&cmp->ch_wait);
 	buf_free(&sql);

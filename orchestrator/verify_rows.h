@@ -27,6 +27,7 @@
 #include "ch.h"
 #include "config.h"
 #include "rowbinary.h"
+#include "rowhook.h"
 
 #define VERIFY_SHOW 20            /* differences printed per table */
 #define VERIFY_FETCH "5000"       /* source rows per FETCH */
@@ -62,6 +63,7 @@ typedef struct Compare {
 	int nfuture;
 	PGconn *pg;
 	ColConv *conv;
+	RowHook hook;         /* the table's row hook: source rows go through it, as the copy's do */
 	VMap pg_wait, ch_wait;
 	Buf pending;          /* ClickHouse bytes not yet a whole row */
 	uint64_t pg_rows, ch_rows;

@@ -20,6 +20,8 @@
 #                         before it sends anything, so PostgreSQL and ClickHouse never overlap)
 #        baseline-stream  the same with `curl -T - -X POST` (chunked upload: streams, overlaps)
 #        pgch             pgch snapshot, pipe.snapshot.workers = 2, rows_per_partition default
+#        pgch-hook        pgch with a trivial row hook (on_row returns the row as is), for
+#                         the cost of a hook per row against none (BENCH_HOOK=0 leaves it out)
 #        pgch-rpp=N       the same with rows_per_partition = N, for each N in BENCH_PGCH_RPP;
 #                         "auto" (the default) is the table's estimate / workers, rounded up:
 #                         one partition per worker, so one PostgreSQL backend per worker and
@@ -75,7 +77,7 @@
 # Environment
 #   BENCH_SCALE=50  BENCH_WIDE_ROWS=300000  BENCH_REPS=3  BENCH_WORKERS=2
 #   BENCH_TABLES="pgbench_accounts wide"  BENCH_PGCH_RPP="auto" (list; "" for none)
-#   BENCH_RSS_INTERVAL_MS=20  BENCH_OUT=build/bench (logs and raw results are kept there)
+#   BENCH_HOOK=1  BENCH_RSS_INTERVAL_MS=20  BENCH_OUT=build/bench (logs and raw results are kept there)
 #   PGCH=./pgch
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -157,12 +159,13 @@ use_table() { # use_table TABLE: set the per-table globals
 chpid=$(cat "$CH_DIR/server.pid.launch")
 [ -r "/proc/$chpid/stat" ] || { echo "bench: cannot find the ClickHouse server process" >&2; exit 1; }
 
-write_config() { # write_config FILE CH_DATABASE ROWS_PER_PARTITION
+write_config() { # write_config FILE CH_DATABASE ROWS_PER_PARTITION [LUA]
 	cat >"$1" <<LUA
 source      = { host = "$PGHOST", port = $PGPORT, dbname = "$DB", user = "${PGUSER:-postgres}" }
 destination = { url = "$CH_URL", database = "$2" }
 pipe        = { name = "bench", snapshot = { workers = $WORKERS, rows_per_partition = $3 } }
 tables      = { "public.$TABLE" }
+${4:-}
 LUA
 }
 
@@ -239,7 +242,7 @@ verify() { # verify CH_DATABASE: the deduplicated view of the table against Post
 run_no=0
 failed=0
 measure() { # measure KIND REP
-	local kind=$1 rep=$2 chdb t0 t1 before after cfg log rpp tpid ppid
+	local kind=$1 rep=$2 chdb t0 t1 before after cfg log rpp tpid ppid hook
 	run_no=$((run_no + 1))
 	chdb=run_${run_no}
 	log=$OUT/$run_no-$TABLE-$kind.log
@@ -261,9 +264,11 @@ measure() { # measure KIND REP
 			;;
 		pgch*)
 			rpp=1000000
-			[ "$kind" = pgch ] || rpp=${kind#pgch-rpp=}
+			[ "$kind" = "${kind#pgch-rpp=}" ] || rpp=${kind#pgch-rpp=}
 			cfg=$OUT/$run_no.lua
-			write_config "$cfg" "$chdb" "$rpp"
+			hook=
+			[ "$kind" != pgch-hook ] || hook='function on_row(t, row) return row end'
+			write_config "$cfg" "$chdb" "$rpp" "$hook"
 			warm_up
 			before=$(cpu_now)
 			t0=$EPOCHREALTIME
@@ -330,6 +335,9 @@ report() { # report: the current table's figures, from the results of its runs
 				med(C, m), med(P, m), med(H, m), cpu[k], med(O, m), "", med(PF, m) / 1000, med(HF, m) / 1000, (bad[k] ? "   VERIFY FAILED" : "")
 		}
 		printf "\nother users of the machine kept %.1f of its %d cores busy on average during the runs\n\n", to / tw, cores
+		if ("pgch-hook" in median)
+			printf "row hook: %.0f rows/s with a trivial on_row against %.0f without (median): %.2f times the time\n\n",
+				rows / median["pgch-hook"], rows / median["pgch"], median["pgch-hook"] / median["pgch"]
 		for (i = 1; i <= nk; i++) {
 			k = K[i]; if (k !~ /^pgch/) continue
 			printf "ratio %-18s / baseline-stream: best %.2f  median %.2f   (target <= 0.65: %s; partitions: %s)\n", k, best[k] / best["baseline-stream"],
@@ -373,6 +381,7 @@ for TABLE in $TABLES; do
 	use_table "$TABLE"
 	kinds=(baseline baseline-stream pgch)
 	[ "$TABLE" = wide ] && kinds=(baseline-stream pgch)
+	[ "${BENCH_HOOK:-1}" = 0 ] || kinds+=(pgch-hook)
 	for n in $EXTRA_RPP; do
 		[ "$n" = auto ] && n=$(((EST + WORKERS - 1) / WORKERS))
 		kinds+=("pgch-rpp=$n")
