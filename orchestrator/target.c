@@ -27,7 +27,7 @@ bool target_create(ChConn *ch, const Config *cfg, const Table *t)
 	plan_create_table(t, cfg, &ch->caps, &sql);
 	bool ok = cluster_ddl(ch, sql.data);
 	for (int k = 0; ok && k < t->nafter; k++)
-		ok = ch_query(ch, t->after[k], NULL);
+		ok = cluster_ddl(ch, t->after[k]);
 	buf_free(&sql);
 	return ok;
 }
