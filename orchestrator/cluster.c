@@ -160,7 +160,25 @@ static bool ddl_unfinished(ChConn *ch, const char *task, Buf *unfinished, Buf *f
 	buf_puts(&sql, " FORMAT TabSeparated");
 	ok = ok && ch_query(ch, sql.data, &f);
 	ch->quiet = false;
-	const char *hosts = ok ? strstr(a.data, "hosts: [") : NULL;
+	/* TabSeparated escapes the quotes around each host: unescape the value first */
+	ChTsv tv;
+	char *value = NULL;
+	ch_tsv_init(&tv, &a);
+	if (!ok || ch_tsv_next_line(&tv, &value, 1) < 1)
+		value = NULL;
+	const char *hosts = value ? strstr(value, "hosts: [") : NULL;
+	/* finished/: one line per host, "name\tcode message" */
+	int nfin = 0;
+	char *(*fin_rows)[2] = NULL;
+	ChTsv tf;
+	char *ff[2];
+	ch_tsv_init(&tf, &f);
+	while (hosts && ch_tsv_next_line(&tf, ff, 2) == 2) {
+		fin_rows = xrealloc(fin_rows, sizeof *fin_rows * (size_t)(nfin + 1));
+		fin_rows[nfin][0] = ff[0];
+		fin_rows[nfin][1] = ff[1];
+		nfin++;
+	}
 	if (hosts) {
 		const char *end = strchr(hosts, ']');
 		for (const char *p = hosts + 8; end && p < end;) {
@@ -170,14 +188,15 @@ static bool ddl_unfinished(ChConn *ch, const char *task, Buf *unfinished, Buf *f
 				break;
 			size_t len = (size_t)(q2 - q1 - 1);
 			bool done = false;
-			for (const char *l = f.data; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
-				if (strncmp(l, q1 + 1, len) == 0 && l[len] == '\t') {
-					done = true;
-					if (atoi(l + len + 1) != 0 && failed->len == 0) {
-						unescape_host(q1 + 1, len, failed);
-						buf_printf(failed, ": %.*s", (int)strcspn(l + len + 1, "\n"), l + len + 1);
-					}
+			for (int i = 0; i < nfin; i++) {
+				if (strlen(fin_rows[i][0]) != len || strncmp(fin_rows[i][0], q1 + 1, len) != 0)
+					continue;
+				done = true;
+				if (atoi(fin_rows[i][1]) != 0 && failed->len == 0) {
+					unescape_host(q1 + 1, len, failed);
+					buf_printf(failed, ": %s", fin_rows[i][1]);
 				}
+			}
 			if (!done) {
 				if (unfinished->len)
 					buf_puts(unfinished, ", ");
@@ -186,6 +205,7 @@ static bool ddl_unfinished(ChConn *ch, const char *task, Buf *unfinished, Buf *f
 			p = q2 + 1;
 		}
 	}
+	free(fin_rows);
 	buf_free(&sql);
 	buf_free(&a);
 	buf_free(&f);
@@ -330,8 +350,15 @@ bool cluster_check_sharding_key(const Table *t, const char *key, char *why, size
 static void report_add(ClusterReport *r, const char *name, bool ok, char *text)
 {
 	r->items = xrealloc(r->items, sizeof(ClusterItem) * (size_t)(r->n + 1));
-	r->items[r->n++] = (ClusterItem){name, ok, text};
+	r->items[r->n++] = (ClusterItem){name, ok, false, text};
 	r->problems += !ok;
+}
+
+/* A node that is down: reported, but pgch works through the others. */
+static void report_warn(ClusterReport *r, const char *name, char *text)
+{
+	r->items = xrealloc(r->items, sizeof(ClusterItem) * (size_t)(r->n + 1));
+	r->items[r->n++] = (ClusterItem){name, false, true, text};
 }
 
 void cluster_report_free(ClusterReport *r)
@@ -357,8 +384,9 @@ static void inspect_endpoints(const Config *cfg, ClusterReport *r)
 		if (ok)
 			report_add(r, "clickhouse endpoint", true, xasprintf("%s answers", one.display));
 		else
-			report_add(r, "clickhouse endpoint", false,
-				   xasprintf("%s does not answer: %s. Fix: start that node, or remove it from destination.url",
+			report_warn(r, "clickhouse endpoint",
+				   xasprintf("%s does not answer (pgch uses the other endpoints): %s. Fix: start that node, or "
+					     "remove it from destination.url",
 					     one.display ? one.display : d.url, one.last_error ? one.last_error : "no answer"));
 		ch_close(&one);
 	}
@@ -395,9 +423,10 @@ static void inspect_macros(ChConn *ch, const Config *cfg, const char *nodes, Clu
 		bool ok = ch_query(ch, sql.data, &macros);
 		ch->quiet = false;
 		if (!ok) {
-			report_add(r, "clickhouse macros", false,
-				   xasprintf("cannot read the macros of node %s: %s. Fix: start that node (pgch waits for it in "
-					     "ON CLUSTER DDL)", addr, ch->last_error ? ch->last_error : "no answer"));
+			report_warn(r, "clickhouse macros",
+				    xasprintf("cannot read the macros of node %s (down?): %s. Fix: start that node; until then "
+					      "ON CLUSTER DDL waits destination.timeout for it and it runs the DDL when back",
+					      addr, ch->last_error ? ch->last_error : "no answer"));
 			bad++;
 			free(addr);
 			continue;

@@ -62,13 +62,14 @@ typedef struct ClusterItem {
 	const char *name; /* "clickhouse cluster", "clickhouse endpoint", "clickhouse macros", "clickhouse zookeeper",
 			     "clickhouse sharding" */
 	bool ok;
+	bool warn;        /* not ok, but a run can go on (a node that is down: failover's case) */
 	char *text;       /* a fact, or "what is wrong. Fix: what to do" */
 } ClusterItem;
 
 typedef struct ClusterReport {
 	ClusterItem *items;
 	int n;
-	int problems;
+	int problems;     /* items neither ok nor warn */
 } ClusterReport;
 
 /*

@@ -472,7 +472,7 @@ static void check_ch_cluster(DestCheck *c, const Catalog *cat)
 			*fix = '\0';
 			fix += 7;
 		}
-		findings_add(c->out, it->name, CHECK_FAIL, fix ? fix : "see the finding", "%s", it->text);
+		findings_add(c->out, it->name, it->warn ? CHECK_WARN : CHECK_FAIL, fix ? fix : "see the finding", "%s", it->text);
 	}
 	cluster_report_free(&cr);
 }

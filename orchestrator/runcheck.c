@@ -182,9 +182,12 @@ bool runcheck(PGconn *pg, ChConn *ch, const Config *cfg, const Catalog *cat, boo
 		ok = false;
 	ClusterReport cr; /* destination.cluster: defined, macros on every node, ZooKeeper, sharding keys */
 	cluster_inspect(ch, cfg, cat, false, &cr);
-	for (int i = 0; i < cr.n; i++)
-		if (!cr.items[i].ok)
+	for (int i = 0; i < cr.n; i++) {
+		if (cr.items[i].warn)
+			log_warn("%s", cr.items[i].text);
+		else if (!cr.items[i].ok)
 			log_error("%s", cr.items[i].text);
+	}
 	ok = ok && cr.problems == 0;
 	cluster_report_free(&cr);
 	if (!ok)
