@@ -68,8 +68,10 @@ function pgch.live_view(t, name)
   if type(name) ~= "string" or name == "" then
     error("pgch.live_view: the view name must be a non-empty string", 2)
   end
-  t.after[#t.after + 1] = ("CREATE VIEW IF NOT EXISTS %s.%s AS SELECT * FROM %s.%s FINAL WHERE %s = 0")
-    :format(ident(t.database), ident(name), ident(t.database), ident(t.target), ident(t.is_deleted_column))
+  -- on a cluster, on every node (a Distributed target reads every shard)
+  local on_cluster = t.cluster ~= "" and (" ON CLUSTER " .. ident(t.cluster)) or ""
+  t.after[#t.after + 1] = ("CREATE VIEW IF NOT EXISTS %s.%s%s AS SELECT * FROM %s.%s FINAL WHERE %s = 0")
+    :format(ident(t.database), ident(name), on_cluster, ident(t.database), ident(t.target), ident(t.is_deleted_column))
   return name
 end
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "cluster.h"
 #include "log.h"
 #include "lookup.h"
 #include "pg.h"
@@ -656,7 +657,9 @@ static bool flush_table(Applier *a, ApplyTable *at)
 			int64_t retry[PROG_N_COUNTS] = {0};
 			retry[a->ch.last_status == 0 ? PROG_N_RETRY_UNREACHABLE : PROG_N_RETRY_REJECTED] = 1;
 			progress_send_counts(a->o->progress_fd, (int)(at - a->tables), retry);
-			if (a->ch.last_status != 0 && ++ch_errors > a->cfg->pipe.max_retries) {
+			/* refused rows count against max_retries; a cluster partly away does not */
+			if (a->ch.last_status != 0 && !ch_error_transient(a->ch.last_code) &&
+			    ++ch_errors > a->cfg->pipe.max_retries) {
 				mark_resync(a, at, a->ch.last_error ? a->ch.last_error : "ClickHouse keeps rejecting its rows");
 				return true;
 			}
@@ -707,8 +710,8 @@ static bool apply_truncate(Applier *a, const PgoMsg *m)
 		batch_reset(&at->batch);
 		Buf sql;
 		buf_init(&sql);
-		plan_truncate_sql(at->t, a->cfg, &sql);
-		for (int attempt = 1; !ch_query(&a->ch, sql.data, NULL); attempt++) {
+		plan_truncate_sql(at->t, a->cfg, &a->ch.caps, &sql);
+		for (int attempt = 1; !cluster_ddl(&a->ch, sql.data); attempt++) {
 			if (!a->o->wait(a->o->wait_ctx, backoff_delay(attempt, 1, 30))) {
 				buf_free(&sql);
 				return false;
@@ -736,7 +739,7 @@ static bool map_relation(ApplyTable *at, const PgoMsg *m)
 static bool run_ddl(Applier *a, const char *sql)
 {
 	log_info("schema change: %s", sql);
-	return ch_query(&a->ch, sql, NULL);
+	return cluster_ddl(&a->ch, sql);
 }
 
 /* Carry out one change of a diff; *why is set when the table must be copied again instead. */
@@ -759,12 +762,7 @@ static bool carry_out(Applier *a, ApplyTable *at, const SchemaChange *ch, Column
 		if (!(ok = schema_ch_has_column(&a->ch, a->cfg, t, now[ch->now].name, &has_new)))
 			break;
 		if (!has_new) {
-			buf_puts(&sql, "ALTER TABLE ");
-			plan_target(t, a->cfg, &sql);
-			buf_puts(&sql, " RENAME COLUMN ");
-			ch_quote_ident(&sql, old->name);
-			buf_puts(&sql, " TO ");
-			ch_quote_ident(&sql, now[ch->now].name);
+			plan_rename_column_sql(t, a->cfg, &a->ch.caps, old->name, now[ch->now].name, &sql);
 			a->ch.quiet = true;
 			bool renamed = run_ddl(a, sql.data);
 			a->ch.quiet = false;
@@ -794,7 +792,7 @@ static bool carry_out(Applier *a, ApplyTable *at, const SchemaChange *ch, Column
 		} else if (!(ok = schema_ch_has_column(&a->ch, a->cfg, t, c->name, &has))) {
 			/* the query failed (logged) */
 		} else if (!has) {
-			plan_add_column_sql(t, a->cfg, c, def.data, &sql);
+			plan_add_column_sql(t, a->cfg, &a->ch.caps, c, def.data, &sql);
 			if (!run_ddl(a, sql.data))
 				*why = "ClickHouse refused to add its new column";
 		}

@@ -56,14 +56,63 @@ static char *display_url(const char *url)
 	return xstrdup(url);
 }
 
+bool ch_error_transient(int code)
+{
+	switch (code) {
+	case 159: /* TIMEOUT_EXCEEDED */
+	case 209: /* SOCKET_TIMEOUT */
+	case 210: /* NETWORK_ERROR */
+	case 225: /* NO_ZOOKEEPER */
+	case 242: /* TABLE_IS_READ_ONLY: the replica lost its ZooKeeper session */
+	case 279: /* ALL_CONNECTION_TRIES_FAILED: a shard is down (Distributed) */
+	case 285: /* TOO_FEW_LIVE_REPLICAS (insert_quorum) */
+	case 286: /* UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE */
+	case 319: /* UNKNOWN_STATUS_OF_INSERT */
+	case 999: /* KEEPER_EXCEPTION */
+		return true;
+	default: return false;
+	}
+}
+
+/* Errors after which another endpoint may do better than this one: the node's own link to
+ * ZooKeeper is broken (its tables are read-only). */
+static bool node_unwell(int code)
+{
+	return code == 225 || code == 242 || code == 999;
+}
+
+/* Use the next endpoint (after a failure of the one in use); false if there is only one. */
+static bool next_endpoint(ChConn *ch, const char *why)
+{
+	if (ch->n_urls < 2)
+		return false;
+	int from = ch->cur;
+	ch->cur = (ch->cur + 1) % ch->n_urls;
+	ch->url = ch->urls[ch->cur];
+	ch->display = ch->displays[ch->cur];
+	log_warn("%s; using ClickHouse at %s from now on (was %s)", why ? why : "no answer", ch->display, ch->displays[from]);
+	return true;
+}
+
 bool ch_open(ChConn *ch, const DestConfig *cfg)
 {
 	memset(ch, 0, sizeof *ch);
-	size_t n = strlen(cfg->url);
-	while (n > 0 && cfg->url[n - 1] == '/')
-		n--;
-	ch->url = xstrndup(cfg->url, n);
-	ch->display = display_url(ch->url);
+	int nu = cfg->n_urls > 0 ? cfg->n_urls : 1;
+	ch->urls = xcalloc((size_t)nu, sizeof(char *));
+	ch->displays = xcalloc((size_t)nu, sizeof(char *));
+	for (int i = 0; i < nu; i++) {
+		const char *u = cfg->n_urls > 0 ? cfg->urls[i] : cfg->url;
+		size_t n = strlen(u);
+		while (n > 0 && u[n - 1] == '/')
+			n--;
+		ch->urls[i] = xstrndup(u, n);
+		ch->displays[i] = display_url(ch->urls[i]);
+	}
+	ch->n_urls = nu;
+	ch->url = ch->urls[0];
+	ch->display = ch->displays[0];
+	ch->cluster = cfg->cluster;
+	ch->insert_quorum = cfg->insert_quorum;
 	ch->user = xstrdup(cfg->user ? cfg->user : "default");
 	ch->password = xstrdup(cfg->password ? cfg->password : "");
 	ch->timeout = cfg->timeout;
@@ -86,8 +135,12 @@ void ch_close(ChConn *ch)
 		curl_easy_cleanup(ch->curl);
 	if (ch->headers)
 		curl_slist_free_all(ch->headers);
-	free(ch->url);
-	free(ch->display);
+	for (int i = 0; i < ch->n_urls; i++) {
+		free(ch->urls[i]);
+		free(ch->displays[i]);
+	}
+	free(ch->urls);
+	free(ch->displays);
 	if (ch->password)
 		memset(ch->password, 0, strlen(ch->password));
 	free(ch->user);
@@ -197,7 +250,8 @@ static bool finish(ChConn *ch, CURLcode rc, const char *errbuf, Buf *answer, con
 	return false;
 }
 
-bool ch_query_with(ChConn *ch, const char *sql, const char *settings, Buf *out)
+/* One query to the endpoint in use. */
+static bool query_once(ChConn *ch, const char *sql, const char *settings, Buf *out, bool quiet)
 {
 	Buf answer;
 	buf_init(&answer);
@@ -215,11 +269,36 @@ bool ch_query_with(ChConn *ch, const char *sql, const char *settings, Buf *out)
 	for (char *p = what; *p; p++)
 		if (*p == '\n' || *p == '\t')
 			*p = ' ';
+	bool was_quiet = ch->quiet;
+	ch->quiet = ch->quiet || quiet;
 	bool ok = finish(ch, rc, errbuf, &answer, what);
+	ch->quiet = was_quiet;
 	if (ok && out)
 		buf_put(out, answer.data, answer.len);
 	buf_free(&answer);
 	return ok;
+}
+
+bool ch_query_with(ChConn *ch, const char *sql, const char *settings, Buf *out)
+{
+	/* a connection error tries the other endpoints once each; the last failure is logged */
+	for (int tries = 1;; tries++) {
+		bool last = tries >= ch->n_urls;
+		if (query_once(ch, sql, settings, out, !last))
+			return true;
+		bool elsewhere = ch->last_status == 0 || node_unwell(ch->last_code);
+		if (last || !elsewhere) {
+			if (!last && !ch->quiet && ch->last_error)
+				log_error("%s", ch->last_error); /* query_once kept it quiet */
+			return false;
+		}
+		next_endpoint(ch, ch->last_error);
+	}
+}
+
+const char *ch_endpoint(const ChConn *ch)
+{
+	return ch->display;
 }
 
 typedef struct Stream {
@@ -334,6 +413,7 @@ typedef struct Upload {
 	bool fill_eof;
 	bool done;
 	bool failed;
+	bool started;  /* curl asked for body bytes: the request reached a server */
 	uint64_t bytes;
 } Upload;
 
@@ -386,6 +466,7 @@ static int upload_more(Upload *u)
 static size_t read_cb(char *dst, size_t size, size_t nitems, void *ud)
 {
 	Upload *u = ud;
+	u->started = true;
 	int r = upload_more(u);
 	if (r < 0) {
 		u->failed = true;
@@ -401,8 +482,9 @@ static size_t read_cb(char *dst, size_t size, size_t nitems, void *ud)
 	return n;
 }
 
-bool ch_insert(ChConn *ch, const char *insert_sql, const char *settings, ChFillFn fill, void *ctx,
-	       uint64_t *bytes_out)
+/* One INSERT to the endpoint in use; *reached: the server asked for the body. */
+static bool insert_once(ChConn *ch, const char *insert_sql, const char *settings, ChFillFn fill, void *ctx,
+			uint64_t *bytes_out, bool quiet, bool *reached)
 {
 	Upload u;
 	memset(&u, 0, sizeof u);
@@ -443,8 +525,12 @@ bool ch_insert(ChConn *ch, const char *insert_sql, const char *settings, ChFillF
 		const char *into = strstr(insert_sql, "INTO ");
 		snprintf(what, sizeof what, "insert into %.*s", (int)strcspn(into ? into + 5 : insert_sql, " ("),
 			 into ? into + 5 : insert_sql);
+		bool was_quiet = ch->quiet;
+		ch->quiet = ch->quiet || quiet;
 		ok = finish(ch, rc, errbuf, &answer, what);
+		ch->quiet = was_quiet;
 	}
+	*reached = u.started || u.failed;
 	if (bytes_out)
 		*bytes_out = u.bytes;
 	curl_slist_free_all(h);
@@ -454,6 +540,28 @@ bool ch_insert(ChConn *ch, const char *insert_sql, const char *settings, ChFillF
 	if (u.zc)
 		ZSTD_freeCCtx(u.zc);
 	return ok;
+}
+
+bool ch_insert(ChConn *ch, const char *insert_sql, const char *settings, ChFillFn fill, void *ctx,
+	       uint64_t *bytes_out)
+{
+	/* An endpoint that refuses the connection never read the body: the next one gets the same
+	 * INSERT at once. One that fails later leaves the retry to the caller (the producer cannot
+	 * rewind), on the next endpoint. */
+	for (int tries = 1;; tries++) {
+		bool last = tries >= ch->n_urls, reached = false;
+		if (insert_once(ch, insert_sql, settings, fill, ctx, bytes_out, !last, &reached))
+			return true;
+		bool elsewhere = ch->last_status == 0 || node_unwell(ch->last_code);
+		if (last || reached || !elsewhere) {
+			if (!last && !ch->quiet && ch->last_error)
+				log_error("%s", ch->last_error);
+			if (elsewhere && ch->last_error && strcmp(ch->last_error, "upload aborted by its producer") != 0)
+				next_endpoint(ch, ch->last_error);
+			return false;
+		}
+		next_endpoint(ch, ch->last_error);
+	}
 }
 
 /* ---------------------------------------------------------------- probing */
@@ -536,13 +644,27 @@ bool ch_probe(ChConn *ch)
 	ok = ch_query(ch,
 		      "SELECT name, value FROM system.settings WHERE name IN ('async_insert',"
 		      "'max_partitions_per_insert_block','insert_deduplicate','allow_experimental_low_cardinality_type',"
-		      "'allow_experimental_bigint_types')",
+		      "'allow_experimental_bigint_types','distributed_ddl_task_timeout','insert_distributed_sync')",
 		      &a);
 	if (!ok)
 		goto out;
 	c->has_async_insert = has_line(a.data, "async_insert");
 	c->has_max_partitions_per_insert_block = has_line(a.data, "max_partitions_per_insert_block");
 	c->has_insert_deduplicate = has_line(a.data, "insert_deduplicate");
+	c->has_distributed_ddl_task_timeout = has_line(a.data, "distributed_ddl_task_timeout");
+	c->has_insert_distributed_sync = has_line(a.data, "insert_distributed_sync");
+	if (ch->cluster) { /* the shape; an unknown cluster is pgch check's and the run's refusal */
+		Buf sql;
+		buf_init(&sql);
+		buf_puts(&sql, "SELECT uniqExact(shard_num), max(replica_num) FROM system.clusters WHERE cluster = ");
+		ch_quote_string(&sql, ch->cluster);
+		buf_reset(&a);
+		ok = ch_query(ch, sql.data, &a);
+		buf_free(&sql);
+		if (!ok)
+			goto out;
+		sscanf(a.data, "%d\t%d", &c->cluster_shards, &c->cluster_replicas);
+	}
 	/* LowCardinality was experimental (off by default) in 18.x: usable only when allowed. */
 	c->has_low_cardinality = fam_lc && (strstr(a.data, "allow_experimental_low_cardinality_type\t0") == NULL);
 
@@ -608,9 +730,13 @@ out:
 void ch_insert_settings(const ChConn *ch, bool partitioned, char *out, size_t outlen)
 {
 	const ChCaps *c = &ch->caps;
-	snprintf(out, outlen, "%s%s%s", c->has_async_insert ? "async_insert=0&" : "",
+	char quorum[48] = "";
+	if (ch->insert_quorum > 0)
+		snprintf(quorum, sizeof quorum, "insert_quorum=%d&", ch->insert_quorum);
+	snprintf(out, outlen, "%s%s%s%s%s", c->has_async_insert ? "async_insert=0&" : "",
 		 c->has_insert_deduplicate ? "insert_deduplicate=0&" : "",
-		 partitioned && c->has_max_partitions_per_insert_block ? "max_partitions_per_insert_block=0&" : "");
+		 partitioned && c->has_max_partitions_per_insert_block ? "max_partitions_per_insert_block=0&" : "",
+		 c->cluster_shards > 1 && c->has_insert_distributed_sync ? "insert_distributed_sync=1&" : "", quorum);
 	size_t n = strlen(out);
 	if (n > 0)
 		out[n - 1] = '\0';
@@ -633,6 +759,10 @@ void ch_quote_string(Buf *out, const char *s)
 {
 	buf_put_u8(out, '\'');
 	for (const char *p = s; *p; p++) {
+		if (*p == '\n') { /* escaped: a statement separator (plan.h) never occurs in a literal */
+			buf_puts(out, "\\n");
+			continue;
+		}
 		if (*p == '\'' || *p == '\\')
 			buf_put_u8(out, '\\');
 		buf_put_u8(out, (uint8_t)*p);

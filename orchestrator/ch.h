@@ -9,6 +9,12 @@
  * the ones the probed server has (18.16 rejects unknown settings). A 200 answer means the
  * server stored everything; anything else is an error whose first line is logged once.
  *
+ * Several endpoints (destination.url as a list, the nodes of one cluster): requests go to one
+ * at a time. A connection error moves to the next one; a query, or an INSERT whose body was
+ * not yet read, is sent again there at once, an INSERT that failed half-way is left to the
+ * caller's retry (which then goes to the new endpoint). Replays are harmless by the version
+ * rules.
+ *
  * Credentials go in HTTP basic auth, never in URLs or log lines.
  */
 #ifndef PGCH_CH_H
@@ -24,8 +30,14 @@
 typedef struct ChConn {
 	void *curl;      /* CURL * */
 	void *headers;   /* struct curl_slist * */
-	char *url;       /* base URL, no trailing slash */
-	char *display;   /* URL without user info, for messages */
+	char *url;       /* base URL of the endpoint in use, no trailing slash (one of urls) */
+	char *display;   /* the same without user info, for messages (one of displays) */
+	char **urls;     /* every endpoint of destination.url, in order */
+	char **displays;
+	int n_urls;
+	int cur;         /* index of the endpoint in use */
+	const char *cluster; /* destination.cluster, or NULL */
+	int insert_quorum;   /* destination.insert_quorum, 0: not set */
 	char *user;
 	char *password;
 	char *tls_ca, *tls_cert, *tls_key; /* destination.tls files (NULL: libcurl's defaults) */
@@ -44,6 +56,11 @@ typedef struct ChConn {
 /* Produce more upload data: append to out, return 1 if more may follow, 0 at the end, -1 on error. */
 typedef int (*ChFillFn)(void *ctx, Buf *out);
 
+/* Is a ClickHouse error code one that a later retry may not get: the cluster is busy or
+ * partly away (no ZooKeeper, a read-only replica, a quorum not reached, a shard down, a
+ * timeout)? Such failures are retried without counting against pipe.max_retries. */
+bool ch_error_transient(int code);
+
 /* The error code of a ClickHouse error answer ("Code: 60. DB::Exception: ..."), 0 if none. */
 int ch_error_code(const char *answer);
 
@@ -56,6 +73,8 @@ bool ch_columns(ChConn *ch, const char *database, const char *table, Buf *out);
 bool ch_user_limits(ChConn *ch, int *readonly, int *allow_ddl);
 
 bool ch_open(ChConn *ch, const DestConfig *cfg);
+/* The endpoint in use, without user info (for status and messages). */
+const char *ch_endpoint(const ChConn *ch);
 void ch_close(ChConn *ch);
 
 /* Run one statement; the answer body (if out) is appended to out. */

@@ -12,6 +12,7 @@
 
 #include "catalog.h"
 #include "ch.h"
+#include "cluster.h"
 #include "config.h"
 #include "exitcode.h"
 #include "log.h"
@@ -256,6 +257,10 @@ int cli_status(const char *config, const CliOptions *o)
 			   : ended ? " when the last run ended, and no pgch is running it now: see that run's log; "
 				     "pgch run continues"
 				   : "");
+		if (reached && (cfg->dest.cluster || cfg->dest.n_urls > 1)) /* which endpoint answered */
+			buf_printf(&out, "ClickHouse%s%s: read through %s (of %d endpoint%s)\n", cfg->dest.cluster ? " cluster " : "",
+				   cfg->dest.cluster ? cfg->dest.cluster : "", ch_endpoint(&s.ch), cfg->dest.n_urls,
+				   cfg->dest.n_urls == 1 ? "" : "s");
 		if (info.exists)
 			buf_printf(&out, "slot %s: %s, confirmed %s, %s behind, %s of WAL retained%s%s%s\n", cfg->pipe.slot,
 				   info.active ? "streaming" : "inactive", lsn, behind_s, bytes,
@@ -414,8 +419,8 @@ int cli_drop(const char *config, const CliOptions *o)
 			Table t = {.target = st.rows[i].target}; /* as recorded: the source table may be gone */
 			Buf q;
 			buf_init(&q);
-			plan_drop_sql(&t, cfg, &q);
-			ok = ch_query(&s.ch, q.data, NULL);
+			plan_drop_sql(&t, cfg, &s.ch.caps, &q);
+			ok = cluster_ddl(&s.ch, q.data);
 			if (ok)
 				log_info("dropped ClickHouse table %s.%s", cfg->dest.database, st.rows[i].target);
 			buf_free(&q);

@@ -46,7 +46,15 @@ typedef struct SourceConfig {
 } SourceConfig;
 
 typedef struct DestConfig {
-	char *url;
+	char *url;                   /* the first of urls */
+	char **urls;                 /* destination.url: one string, or a list tried in order (failover) */
+	int n_urls;
+	/* a ClickHouse cluster (cluster.h): NULL for one server */
+	char *cluster;               /* a name from the servers' remote_servers */
+	char *replica_path;          /* ZooKeeper path of a Replicated table, with macros */
+	char *replica_name;          /* default "{replica}" */
+	char *sharding_key;          /* NULL: cityHash64 of the ORDER BY key (more than one shard) */
+	int insert_quorum;           /* 0: not set */
 	char *database;
 	char *user;
 	char *password;

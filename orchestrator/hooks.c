@@ -13,6 +13,7 @@
  *   t.derived       {}                         columns ClickHouse computes, { name, ch_type,
  *                                              expression, kind }, added by pgch.add_column
  *   t.version_column, t.is_deleted_column, t.synced_at_column   pgch's own columns (read-only)
+ *   t.cluster       destination.cluster, "" without one (read-only): after-statements go ON CLUSTER
  *
  * and may change it in place (or return a replacement). The result goes through the same
  * validation as the config's own table options; a Lua error is reported with its line. Each
@@ -55,6 +56,8 @@ static void push_table(lua_State *L, const Table *t, const Config *cfg)
 	lua_setfield(L, -2, "is_deleted_column");
 	lua_pushstring(L, cfg->dest.synced_column);
 	lua_setfield(L, -2, "synced_at_column");
+	lua_pushstring(L, cfg->dest.cluster ? cfg->dest.cluster : "");
+	lua_setfield(L, -2, "cluster");
 	lua_createtable(L, t->ncols, 0);
 	for (int i = 0; i < t->ncols; i++) {
 		const Column *c = &t->cols[i];
@@ -104,9 +107,10 @@ static bool check_fields(lua_State *L, const Config *cfg, const Table *t)
 {
 	static const char *const writable[] = {"target", "columns", "order_by", "partition_by", "after", "derived", NULL};
 	static const char *const readonly[] = {"source", "database", "version_column", "is_deleted_column",
-					       "synced_at_column", NULL};
+					       "synced_at_column", "cluster", NULL};
 	const char *const current[] = {t->display, cfg->dest.database, cfg->dest.version_column,
-				       cfg->dest.deleted_column, cfg->dest.synced_column};
+				       cfg->dest.deleted_column, cfg->dest.synced_column,
+				       cfg->dest.cluster ? cfg->dest.cluster : ""};
 	bool ok = true;
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {

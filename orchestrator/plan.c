@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ch.h"
+#include "cluster.h"
 
 bool plan_copies(const Table *t, const Config *cfg)
 {
@@ -76,6 +77,7 @@ void plan_create_database(const Config *cfg, Buf *out)
 {
 	buf_puts(out, "CREATE DATABASE IF NOT EXISTS ");
 	ch_quote_ident(out, cfg->dest.database);
+	cluster_on_clause(&cfg->dest, out);
 }
 
 void plan_target(const Table *t, const Config *cfg, Buf *out)
@@ -85,27 +87,120 @@ void plan_target(const Table *t, const Config *cfg, Buf *out)
 	ch_quote_ident(out, t->target);
 }
 
-void plan_truncate_sql(const Table *t, const Config *cfg, Buf *out)
+bool plan_sharded(const ChCaps *caps)
 {
-	buf_puts(out, "TRUNCATE TABLE ");
-	plan_target(t, cfg, out);
+	return caps->cluster_shards > 1;
 }
 
-void plan_drop_sql(const Table *t, const Config *cfg, Buf *out)
+/* The table that holds the rows: the target, or on shards its local table. */
+static void stored_table(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out)
+{
+	if (!plan_sharded(caps)) {
+		plan_target(t, cfg, out);
+		return;
+	}
+	ch_quote_ident(out, cfg->dest.database);
+	buf_put_u8(out, '.');
+	char *local = xasprintf("%s_local", t->target);
+	ch_quote_ident(out, local);
+	free(local);
+}
+
+void plan_truncate_sql(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out)
+{
+	/* TRUNCATE of a Distributed table removes nothing (18.16): the local tables */
+	buf_puts(out, "TRUNCATE TABLE ");
+	stored_table(t, cfg, caps, out);
+	cluster_on_clause(&cfg->dest, out);
+}
+
+void plan_drop_sql(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out)
 {
 	buf_puts(out, "DROP TABLE IF EXISTS ");
 	plan_target(t, cfg, out);
+	cluster_on_clause(&cfg->dest, out);
+	if (plan_sharded(caps)) {
+		buf_puts(out, PLAN_NEXT_STATEMENT "DROP TABLE IF EXISTS ");
+		stored_table(t, cfg, caps, out);
+		cluster_on_clause(&cfg->dest, out);
+	}
 }
 
-void plan_add_column_sql(const Table *t, const Config *cfg, const Column *c, const char *default_expr, Buf *out)
+/* The Distributed table over the local ones, with their columns (each host reads its own). */
+static void create_distributed(const Table *t, const Config *cfg, const ChCaps *caps, bool if_not_exists, Buf *out)
+{
+	buf_puts(out, if_not_exists ? "CREATE TABLE IF NOT EXISTS " : "CREATE TABLE ");
+	plan_target(t, cfg, out);
+	cluster_on_clause(&cfg->dest, out);
+	buf_puts(out, " AS ");
+	stored_table(t, cfg, caps, out);
+	buf_puts(out, "\nENGINE = Distributed(");
+	ch_quote_ident(out, cfg->dest.cluster);
+	buf_puts(out, ", ");
+	ch_quote_ident(out, cfg->dest.database);
+	buf_puts(out, ", ");
+	char *local = xasprintf("%s_local", t->target);
+	ch_quote_ident(out, local);
+	free(local);
+	buf_puts(out, ", ");
+	plan_sharding_key(t, cfg, out);
+	buf_put_u8(out, ')');
+}
+
+void plan_add_column_sql(const Table *t, const Config *cfg, const ChCaps *caps, const Column *c, const char *default_expr,
+			 Buf *out)
 {
 	buf_puts(out, "ALTER TABLE ");
-	plan_target(t, cfg, out);
+	stored_table(t, cfg, caps, out);
+	cluster_on_clause(&cfg->dest, out);
 	buf_puts(out, " ADD COLUMN ");
 	ch_quote_ident(out, c->name);
 	buf_put_u8(out, ' ');
 	types_ch_name(&c->ch, out);
 	buf_puts(out, default_expr ? default_expr : "");
+	if (plan_sharded(caps)) {
+		/* a Distributed table cannot be altered ON CLUSTER (code 371 on 18.16): made anew,
+		 * from the local tables that have the column now */
+		buf_puts(out, PLAN_NEXT_STATEMENT "DROP TABLE IF EXISTS ");
+		plan_target(t, cfg, out);
+		cluster_on_clause(&cfg->dest, out);
+		buf_puts(out, PLAN_NEXT_STATEMENT);
+		create_distributed(t, cfg, caps, false, out);
+	}
+}
+
+void plan_rename_column_sql(const Table *t, const Config *cfg, const ChCaps *caps, const char *from, const char *to,
+			    Buf *out)
+{
+	buf_puts(out, "ALTER TABLE ");
+	stored_table(t, cfg, caps, out);
+	cluster_on_clause(&cfg->dest, out);
+	buf_puts(out, " RENAME COLUMN ");
+	ch_quote_ident(out, from);
+	buf_puts(out, " TO ");
+	ch_quote_ident(out, to);
+	if (plan_sharded(caps)) {
+		buf_puts(out, PLAN_NEXT_STATEMENT "DROP TABLE IF EXISTS ");
+		plan_target(t, cfg, out);
+		cluster_on_clause(&cfg->dest, out);
+		buf_puts(out, PLAN_NEXT_STATEMENT);
+		create_distributed(t, cfg, caps, false, out);
+	}
+}
+
+void plan_sharding_key(const Table *t, const Config *cfg, Buf *out)
+{
+	if (cfg->dest.sharding_key) {
+		buf_puts(out, cfg->dest.sharding_key);
+		return;
+	}
+	buf_puts(out, "cityHash64(");
+	for (int i = 0; i < t->norder; i++) {
+		if (i)
+			buf_puts(out, ", ");
+		ch_quote_ident(out, t->cols[t->order[i]].name);
+	}
+	buf_put_u8(out, ')');
 }
 
 char *plan_insert_sql(const Table *t, const Config *cfg, const char *format)
@@ -123,7 +218,8 @@ char *plan_insert_sql(const Table *t, const Config *cfg, const char *format)
 void plan_create_table(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out)
 {
 	buf_puts(out, "CREATE TABLE IF NOT EXISTS ");
-	plan_target(t, cfg, out);
+	stored_table(t, cfg, caps, out);
+	cluster_on_clause(&cfg->dest, out);
 	buf_puts(out, "\n(\n");
 	for (int i = 0; i < t->ncols; i++) {
 		buf_puts(out, "    ");
@@ -144,13 +240,17 @@ void plan_create_table(const Table *t, const Config *cfg, const ChCaps *caps, Bu
 	ch_quote_ident(out, cfg->dest.deleted_column);
 	buf_puts(out, " UInt8,\n    ");
 	ch_quote_ident(out, cfg->dest.synced_column);
-	buf_puts(out, " DateTime DEFAULT now()\n)\nENGINE = ReplacingMergeTree(");
-	ch_quote_ident(out, cfg->dest.version_column);
+	buf_puts(out, " DateTime DEFAULT now()\n)\nENGINE = ");
+	Buf args;
+	buf_init(&args);
+	ch_quote_ident(&args, cfg->dest.version_column);
 	if (caps->has_replacing_is_deleted) {
-		buf_puts(out, ", ");
-		ch_quote_ident(out, cfg->dest.deleted_column);
+		buf_puts(&args, ", ");
+		ch_quote_ident(&args, cfg->dest.deleted_column);
 	}
-	buf_puts(out, ")\n");
+	cluster_engine(&cfg->dest, "ReplacingMergeTree", args.data, false, out);
+	buf_free(&args);
+	buf_puts(out, "\n");
 	if (t->partition_by)
 		buf_printf(out, "PARTITION BY %s\n", t->partition_by);
 	buf_puts(out, "ORDER BY (");
@@ -160,6 +260,10 @@ void plan_create_table(const Table *t, const Config *cfg, const ChCaps *caps, Bu
 		ch_quote_ident(out, t->cols[t->order[i]].name);
 	}
 	buf_puts(out, ")");
+	if (plan_sharded(caps)) {
+		buf_puts(out, PLAN_NEXT_STATEMENT);
+		create_distributed(t, cfg, caps, true, out);
+	}
 }
 
 static int count_parts(const Plan *plan, int table)

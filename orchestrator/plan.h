@@ -53,6 +53,21 @@ void plan_free(Plan *plan);
 /* " WHERE ctid >= '(a,0)' AND ctid < '(b,0)'" or "" for a whole leaf. */
 void plan_where(const Partition *p, Buf *out);
 
+/*
+ * DDL. On a cluster (cluster.h) every statement is ON CLUSTER and tables are Replicated; on
+ * more than one shard a target is `<target>_local` per shard plus a Distributed table named
+ * `<target>`, and some changes take several statements, separated by PLAN_NEXT_STATEMENT
+ * (cluster_ddl runs them in order). String literals never hold a newline (ch_quote_string
+ * escapes it), so the separator cannot occur inside one.
+ */
+#define PLAN_NEXT_STATEMENT "\n;\n"
+
+/* Does the destination keep each target as local tables under a Distributed one? */
+bool plan_sharded(const ChCaps *caps);
+/* The Distributed table's sharding expression: destination.sharding_key, or cityHash64 of
+ * the ORDER BY columns. */
+void plan_sharding_key(const Table *t, const Config *cfg, Buf *out);
+
 /* CREATE DATABASE / CREATE TABLE statements. */
 void plan_create_database(const Config *cfg, Buf *out);
 void plan_create_table(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out);
@@ -64,9 +79,12 @@ void plan_target(const Table *t, const Config *cfg, Buf *out);
 /* The DDL pgch runs on an existing target (appended to out): "TRUNCATE TABLE `db`.`t`",
  * "DROP TABLE IF EXISTS `db`.`t`", "ALTER TABLE `db`.`t` ADD COLUMN `c` Type[ DEFAULT ...]"
  * (default_expr: "" or " DEFAULT ..."). */
-void plan_truncate_sql(const Table *t, const Config *cfg, Buf *out);
-void plan_drop_sql(const Table *t, const Config *cfg, Buf *out);
-void plan_add_column_sql(const Table *t, const Config *cfg, const Column *c, const char *default_expr, Buf *out);
+void plan_truncate_sql(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out);
+void plan_drop_sql(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out);
+void plan_add_column_sql(const Table *t, const Config *cfg, const ChCaps *caps, const Column *c, const char *default_expr,
+			 Buf *out);
+void plan_rename_column_sql(const Table *t, const Config *cfg, const ChCaps *caps, const char *from, const char *to,
+			    Buf *out);
 
 /* Print the plan for humans (pgch plan) or as JSON (--json). */
 void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const ChCaps *caps, bool json);

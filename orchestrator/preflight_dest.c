@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "cluster.h"
 #include "types.h"
 
 enum {
@@ -455,6 +456,27 @@ out:
 	buf_free(&cols);
 }
 
+/* destination.cluster: shape, endpoints, ZooKeeper, macros, sharding keys (cluster.h). */
+static void check_ch_cluster(DestCheck *c, const Catalog *cat)
+{
+	ClusterReport cr;
+	cluster_inspect(&c->ch, c->cfg, cat, true, &cr);
+	for (int i = 0; i < cr.n; i++) {
+		ClusterItem *it = &cr.items[i];
+		if (it->ok) {
+			findings_add(c->out, it->name, CHECK_OK, NULL, "%s", it->text);
+			continue;
+		}
+		char *fix = strstr(it->text, ". Fix: ");
+		if (fix) {
+			*fix = '\0';
+			fix += 7;
+		}
+		findings_add(c->out, it->name, it->warn ? CHECK_WARN : CHECK_FAIL, fix ? fix : "see the finding", "%s", it->text);
+	}
+	cluster_report_free(&cr);
+}
+
 void preflight_dest_check(DestCheck *c, const Catalog *cat)
 {
 	const char *db = c->cfg->dest.database;
@@ -471,6 +493,7 @@ void preflight_dest_check(DestCheck *c, const Catalog *cat)
 	findings_add(c->out, "clickhouse database", CHECK_OK, NULL,
 		     exists ? "ClickHouse database %s exists" : "ClickHouse database %s does not exist yet; pgch creates it", db);
 	check_ch_grants(c, exists);
+	check_ch_cluster(c, cat);
 	if (exists && cat)
 		check_ch_targets(c, cat);
 out:

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cluster.h"
 #include "log.h"
 #include "pg.h"
 #include "slot.h"
@@ -179,6 +180,16 @@ bool runcheck(PGconn *pg, ChConn *ch, const Config *cfg, const Catalog *cat, boo
 		ok = false;
 	if (!check_destination(ch))
 		ok = false;
+	ClusterReport cr; /* destination.cluster: defined, macros on every node, ZooKeeper, sharding keys */
+	cluster_inspect(ch, cfg, cat, false, &cr);
+	for (int i = 0; i < cr.n; i++) {
+		if (cr.items[i].warn)
+			log_warn("%s", cr.items[i].text);
+		else if (!cr.items[i].ok)
+			log_error("%s", cr.items[i].text);
+	}
+	ok = ok && cr.problems == 0;
+	cluster_report_free(&cr);
 	if (!ok)
 		log_info("nothing was created or changed on either server: fix the above and run pgch again");
 	return ok;

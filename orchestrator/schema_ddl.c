@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "log.h"
 #include "pg.h"
 #include "plan.h"
@@ -111,10 +112,10 @@ bool schema_add_columns(ChConn *ch, PGconn *pg, const Config *cfg, const Table *
 			*unsure = true;
 		}
 		buf_reset(&sql);
-		plan_add_column_sql(t, cfg, &t->cols[c], def.data, &sql);
+		plan_add_column_sql(t, cfg, &ch->caps, &t->cols[c], def.data, &sql);
 		buf_free(&def);
 		log_info("%s.%s was added at the source while pgch was not running: %s", t->display, t->cols[c].name, sql.data);
-		ok = ch_query(ch, sql.data, NULL);
+		ok = cluster_ddl(ch, sql.data);
 		added++;
 	}
 	/* a destination column the source no longer has may be the old name of a renamed one */

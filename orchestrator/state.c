@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "cluster.h"
 #include "log.h"
 
 /* part as stored for the rows that are not partitions */
@@ -232,10 +233,11 @@ static bool state_migrate(ChConn *ch, const Config *cfg)
 		buf_reset(&sql);
 		buf_puts(&sql, "ALTER TABLE ");
 		state_table(cfg, &sql);
+		cluster_on_clause(&cfg->dest, &sql);
 		buf_printf(&sql, " ADD COLUMN %s %s AFTER %s", typed_columns[i][0], typed_columns[i][1],
 			   i ? typed_columns[i - 1][0] : "info");
 		ch->quiet = true;
-		ok = ch_query(ch, sql.data, NULL);
+		ok = cluster_ddl(ch, sql.data);
 		ch->quiet = false;
 		if (!ok) {
 			ok = state_columns(ch, cfg, &exists, has) && has[i];
@@ -257,17 +259,20 @@ bool state_ensure(ChConn *ch, const Config *cfg)
 	buf_init(&sql);
 	buf_puts(&sql, "CREATE DATABASE IF NOT EXISTS ");
 	ch_quote_ident(&sql, cfg->dest.database);
-	bool ok = ch_query(ch, sql.data, NULL);
+	cluster_on_clause(&cfg->dest, &sql);
+	bool ok = cluster_ddl(ch, sql.data);
 	buf_reset(&sql);
 	buf_puts(&sql, "CREATE TABLE IF NOT EXISTS ");
 	state_table(cfg, &sql);
+	cluster_on_clause(&cfg->dest, &sql);
 	buf_puts(&sql, " (pipe String, source_table String, part Int32, target String, leaf String, "
 		       "range_start UInt32, range_end UInt32, status String, rows UInt64, snapshot_lsn UInt64, info String");
 	for (int i = 0; i < N_TYPED; i++)
 		buf_printf(&sql, ", %s %s", typed_columns[i][0], typed_columns[i][1]);
-	buf_puts(&sql, ", updated_at DateTime DEFAULT now(), seq UInt64) "
-		       "ENGINE = ReplacingMergeTree(seq) ORDER BY (pipe, source_table, part)");
-	ok = ok && ch_query(ch, sql.data, NULL) && state_migrate(ch, cfg);
+	buf_puts(&sql, ", updated_at DateTime DEFAULT now(), seq UInt64) ENGINE = ");
+	cluster_engine(&cfg->dest, "ReplacingMergeTree", "seq", true, &sql); /* on a cluster: one table over every node */
+	buf_puts(&sql, " ORDER BY (pipe, source_table, part)");
+	ok = ok && cluster_ddl(ch, sql.data) && state_migrate(ch, cfg);
 	buf_free(&sql);
 	return ok;
 }

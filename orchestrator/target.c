@@ -4,16 +4,18 @@
 #include "target.h"
 
 #include "buf.h"
+#include "cluster.h"
 #include "log.h"
 #include "plan.h"
 
 /* Run the statement that fill appends (for table t). */
-static bool run_ddl(ChConn *ch, const Config *cfg, const Table *t, void (*fill)(const Table *, const Config *, Buf *))
+static bool run_ddl(ChConn *ch, const Config *cfg, const Table *t,
+		    void (*fill)(const Table *, const Config *, const ChCaps *, Buf *))
 {
 	Buf sql;
 	buf_init(&sql);
-	fill(t, cfg, &sql);
-	bool ok = ch_query(ch, sql.data, NULL);
+	fill(t, cfg, &ch->caps, &sql);
+	bool ok = cluster_ddl(ch, sql.data);
 	buf_free(&sql);
 	return ok;
 }
@@ -23,9 +25,9 @@ bool target_create(ChConn *ch, const Config *cfg, const Table *t)
 	Buf sql;
 	buf_init(&sql);
 	plan_create_table(t, cfg, &ch->caps, &sql);
-	bool ok = ch_query(ch, sql.data, NULL);
+	bool ok = cluster_ddl(ch, sql.data);
 	for (int k = 0; ok && k < t->nafter; k++)
-		ok = ch_query(ch, t->after[k], NULL);
+		ok = cluster_ddl(ch, t->after[k]);
 	buf_free(&sql);
 	return ok;
 }
@@ -35,7 +37,7 @@ bool target_create_all(ChConn *ch, const Config *cfg, const Catalog *cat)
 	Buf sql;
 	buf_init(&sql);
 	plan_create_database(cfg, &sql);
-	bool ok = ch_query(ch, sql.data, NULL);
+	bool ok = cluster_ddl(ch, sql.data);
 	buf_free(&sql);
 	for (int i = 0; ok && i < cat->ntables; i++)
 		ok = target_create(ch, cfg, &cat->tables[i]);

@@ -1,7 +1,7 @@
 /*
  * target — the pipe's tables in ClickHouse: created (then the statements their hooks
  * added), emptied or recreated before a new copy, dropped. The statements' text is plan.c's;
- * this module runs them.
+ * this module runs them through cluster_ddl (on a cluster: ON CLUSTER, waiting for every host).
  */
 #ifndef PGCH_TARGET_H
 #define PGCH_TARGET_H

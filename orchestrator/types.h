@@ -83,6 +83,10 @@ typedef struct ChCaps {
 	bool has_max_partitions_per_insert_block;
 	bool has_insert_deduplicate;
 	bool has_zstd_http;
+	bool has_distributed_ddl_task_timeout;
+	bool has_insert_distributed_sync;
+	int cluster_shards;   /* destination.cluster: shards and most replicas of a shard (0: no cluster, or unknown) */
+	int cluster_replicas;
 	int32_t date32_min, date32_max; /* days since 1970-01-01 */
 	int64_t dt64_min, dt64_max;     /* microseconds since 1970-01-01 UTC */
 } ChCaps;

@@ -49,7 +49,7 @@ static bool load_copy(ChConn *ch, const Config *cfg, const Table *t, const char 
 	copy.nafter = 0;
 	Buf sql;
 	buf_init(&sql);
-	plan_drop_sql(&copy, cfg, &sql);
+	plan_drop_sql(&copy, cfg, &ch->caps, &sql);
 	bool okq = ch_query(ch, sql.data, NULL);
 	buf_reset(&sql);
 	plan_create_table(&copy, cfg, &ch->caps, &sql);

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Failover between the endpoints of a 1-shard, 2-replica cluster (pgch_1x2), and insert_quorum.
+# pgch snapshot with the first URL's node down: the ON CLUSTER DDL finishes on node 2 within
+# destination.timeout and the down node is named in a warning; every snapshot worker moves
+# to node 2; when node 1 is back it runs the queued DDL and holds the same rows. Then pgch
+# run with insert_quorum = 2: with node 1 killed, an insert is not acknowledged without its
+# quorum (18.16 waits for it, or refuses and pgch retries), so the slot does not move past the
+# changes it carries and the table is not marked for a new copy; node 1 started again, both
+# replicas end equal to the source and the slot moves on.
+# exclusive: starts ZooKeeper and two ClickHouse servers, stops and kills one of them
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_cdc.sh"
+. "$(dirname "$0")/lib_cluster.sh"
+t_start=$SECONDS
+
+fresh_dbs
+cluster_fresh
+pg <<'SQL'
+CREATE TABLE big (id int PRIMARY KEY, v text);
+INSERT INTO big SELECT g, 'v' || g FROM generate_series(1, 30000) g;
+CREATE TABLE small (id int PRIMARY KEY, n int);
+INSERT INTO small SELECT g, g FROM generate_series(1, 100) g;
+SQL
+cat >"$WORK/p.lua" <<LUA
+source = { host = "$PGHOST", port = $PGPORT, dbname = "$DB", user = "${PGUSER:-postgres}" }
+destination = {
+  url = { "$CH1_URL", "$CH2_URL" },
+  database = "$CHDB",
+  cluster = "$CH_CLUSTER_REPLICATED",
+  replica_path = "/clickhouse/tables/{repl_shard}/{database}/{table}",
+  insert_quorum = 2,
+  timeout = 2,
+}
+pipe = { name = "$T_NAME", sync_interval = 0.5, snapshot = { workers = 3, rows_per_partition = 5000 } }
+tables = { "public.big", "public.small" }
+LUA
+
+# --- the snapshot with node 1 down
+"$CLUSTER_SH" stop-node "$CLUSTER_DIR" 1
+ok $? "node 1 stopped"
+sed -i 's/insert_quorum = 2,//' "$WORK/p.lua" # no quorum with one replica up: the copy goes to node 2 alone
+t0=$SECONDS
+"$PGCH" snapshot "$WORK/p.lua" --keep-slot >"$RUN_LOG" 2>&1
+st=$?
+is "$st" 0 "pgch snapshot succeeds with the first URL's node down ($((SECONDS - t0)) s)"
+[ "$st" = 0 ] || show_log
+like "$(cat "$RUN_LOG")" "ClickHouse cluster $CH_CLUSTER_REPLICATED: 127\\.0\\.0\\.1:$CH1_TCP did not finish within 2 s" \
+	"the ON CLUSTER DDL names the node that did not run it"
+is "$(grep -c 'partition .* failed\|retrying in' "$RUN_LOG")" 0 "no partition failed: each worker moved to node 2 before sending rows"
+on_node 2 same_rows "SELECT count(*), sum(id) FROM big" "SELECT count(), sum(id) FROM $CHDB.big FINAL" "node 2 holds the copy"
+out=$("$CLUSTER_SH" start-node "$CLUSTER_DIR" 1 2>&1)
+ok $? "node 1 started again: $out"
+wait_until 60 "node 1 to run the queued DDL" eval "qn 1 'SELECT 1 FROM system.tables WHERE database = '\\''$CHDB'\\'' AND name = '\\''big'\\''' | grep -q 1"
+ok $? "node 1 ran the queued CREATE TABLE when it came back"
+qn 1 "SYSTEM SYNC REPLICA $CHDB.big" >/dev/null
+on_node 1 same_rows "SELECT count(*), sum(id) FROM big" "SELECT count(), sum(id) FROM $CHDB.big FINAL" "node 1 fetched the copy from node 2"
+
+# --- insert_quorum = 2: a quorum failure is retried, never counted as written
+sed -i "s/  timeout = 2,/  insert_quorum = 2,\n  timeout = 2,/" "$WORK/p.lua"
+run_start "$WORK/p.lua"
+wait_until 60 "the stream to start" run_has 'stream\[[0-9]+\] info: streaming from slot'
+ok $? "pgch run streams with insert_quorum = 2"
+pg -c "UPDATE small SET n = n + 1000 WHERE id <= 10"
+wait_same 30 "SELECT sum(n) FROM small" "SELECT sum(n) FROM $CHDB.small FINAL WHERE _pgch_is_deleted = 0" "a change reaches ClickHouse with both replicas up"
+"$CLUSTER_SH" kill-node "$CLUSTER_DIR" 1
+ok $? "node 1 killed"
+pg -c "UPDATE small SET n = n + 1 WHERE id > 50"
+lsn=$(pg -c "SELECT pg_current_wal_lsn()")
+sleep 3
+behind=$(psql -X -At -d postgres -c "SELECT confirmed_flush_lsn < '$lsn' FROM pg_replication_slots WHERE slot_name = 'pgch_$T_NAME'")
+is "$behind" t "the slot does not move past the change while the quorum of 2 is not met (the insert is not acknowledged)"
+out=$("$CLUSTER_SH" start-node "$CLUSTER_DIR" 1 2>&1)
+ok $? "node 1 started again: $out"
+for n in 1 2; do
+	on_node $n wait_same 90 "SELECT id, n FROM small ORDER BY id" \
+		"SELECT id, n FROM $CHDB.small FINAL WHERE _pgch_is_deleted = 0 ORDER BY id" "node$n: small equals the source value by value"
+done
+wait_until 30 "the slot to move past the change" eval \
+	"[ \"\$(psql -X -At -d postgres -c \"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'pgch_$T_NAME'\")\" = t ]"
+ok $? "the slot moves past the change once the quorum insert succeeded"
+ok "$(run_has 'needs a new copy|needs_resync' && echo 1 || echo 0)" "the table was not marked for a new copy"
+run_stop
+diag "cluster_failover took $((SECONDS - t_start)) s"
+done_testing
