@@ -26,6 +26,14 @@ ok() { # ok STATUS DESCRIPTION — STATUS 0 is a pass
 		T_FAIL=$((T_FAIL + 1))
 	fi
 }
+# todo STATUS REASON DESCRIPTION: a known, reported failure (TAP's TODO): the assertion runs
+# and prove shows its result, but a failure does not fail the file. REASON names the issue.
+todo() {
+	local st=$1 why=$2
+	shift 2
+	T_N=$((T_N + 1))
+	if [ "$st" = 0 ]; then echo "ok $T_N - $* # TODO $why"; else echo "not ok $T_N - $* # TODO $why"; fi
+}
 is() { # is GOT WANT DESCRIPTION
 	local got=$1 want=$2
 	shift 2
