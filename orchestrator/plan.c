@@ -147,6 +147,17 @@ static void create_distributed(const Table *t, const Config *cfg, const ChCaps *
 	buf_put_u8(out, ')');
 }
 
+/* After the local tables' columns changed: the Distributed table over them made anew, as it
+ * cannot be altered ON CLUSTER (code 371 on 18.16). */
+static void remake_distributed(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out)
+{
+	buf_puts(out, PLAN_NEXT_STATEMENT "DROP TABLE IF EXISTS ");
+	plan_target(t, cfg, out);
+	cluster_on_clause(&cfg->dest, out);
+	buf_puts(out, PLAN_NEXT_STATEMENT);
+	create_distributed(t, cfg, caps, false, out);
+}
+
 void plan_add_column_sql(const Table *t, const Config *cfg, const ChCaps *caps, const Column *c, const char *default_expr,
 			 Buf *out)
 {
@@ -158,15 +169,8 @@ void plan_add_column_sql(const Table *t, const Config *cfg, const ChCaps *caps, 
 	buf_put_u8(out, ' ');
 	types_ch_name(&c->ch, out);
 	buf_puts(out, default_expr ? default_expr : "");
-	if (plan_sharded(caps)) {
-		/* a Distributed table cannot be altered ON CLUSTER (code 371 on 18.16): made anew,
-		 * from the local tables that have the column now */
-		buf_puts(out, PLAN_NEXT_STATEMENT "DROP TABLE IF EXISTS ");
-		plan_target(t, cfg, out);
-		cluster_on_clause(&cfg->dest, out);
-		buf_puts(out, PLAN_NEXT_STATEMENT);
-		create_distributed(t, cfg, caps, false, out);
-	}
+	if (plan_sharded(caps))
+		remake_distributed(t, cfg, caps, out);
 }
 
 void plan_rename_column_sql(const Table *t, const Config *cfg, const ChCaps *caps, const char *from, const char *to,
@@ -179,13 +183,8 @@ void plan_rename_column_sql(const Table *t, const Config *cfg, const ChCaps *cap
 	ch_quote_ident(out, from);
 	buf_puts(out, " TO ");
 	ch_quote_ident(out, to);
-	if (plan_sharded(caps)) {
-		buf_puts(out, PLAN_NEXT_STATEMENT "DROP TABLE IF EXISTS ");
-		plan_target(t, cfg, out);
-		cluster_on_clause(&cfg->dest, out);
-		buf_puts(out, PLAN_NEXT_STATEMENT);
-		create_distributed(t, cfg, caps, false, out);
-	}
+	if (plan_sharded(caps))
+		remake_distributed(t, cfg, caps, out);
 }
 
 void plan_sharding_key(const Table *t, const Config *cfg, Buf *out)
