@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <zstd.h>
 
+#include "ch_int.h"
 #include "log.h"
 
 #define CH_QUERY_TIMEOUT 900L /* seconds: DDL and lookups; inserts have no overall limit */
@@ -76,13 +78,13 @@ bool ch_error_transient(int code)
 
 /* Errors after which another endpoint may do better than this one: the node's own link to
  * ZooKeeper is broken (its tables are read-only). */
-static bool node_unwell(int code)
+bool ch_node_unwell(int code)
 {
 	return code == 225 || code == 242 || code == 999;
 }
 
 /* Use the next endpoint (after a failure of the one in use); false if there is only one. */
-static bool next_endpoint(ChConn *ch, const char *why)
+bool ch_next_endpoint(ChConn *ch, const char *why)
 {
 	if (ch->n_urls < 2)
 		return false;
@@ -152,14 +154,14 @@ void ch_close(ChConn *ch)
 	memset(ch, 0, sizeof *ch);
 }
 
-static void set_error(ChConn *ch, const char *msg)
+void ch_set_error(ChConn *ch, const char *msg)
 {
 	free(ch->last_error);
 	ch->last_error = xstrdup(msg);
 }
 
 /* Common options for every request; the handle is reset first so uploads and queries mix. */
-static void setup(ChConn *ch, const char *url, Buf *answer, char *errbuf)
+void ch_setup(ChConn *ch, const char *url, Buf *answer, char *errbuf)
 {
 	CURL *c = ch->curl;
 	curl_easy_reset(c);
@@ -191,10 +193,10 @@ static void setup(ChConn *ch, const char *url, Buf *answer, char *errbuf)
 	errbuf[0] = '\0';
 }
 
-/* What to do about a TLS failure, by libcurl's code and OpenSSL's verification result
- * (X509_V_ERR_*: 10 expired, 9 not yet valid; 62/64 host name or IP address mismatch, and
+/* What to do about a failure (a node that stopped answering; TLS), by libcurl's code and
+ * OpenSSL's verification result (X509_V_ERR_*: 10 expired, 9 not yet valid; 62/64 host name or IP address mismatch, and
  * 1 or 0 with a failed verification: libcurl's own host name check; the rest: the chain). */
-static const char *tls_fix(const ChConn *ch, CURLcode rc, long verify)
+static const char *failure_fix(const ChConn *ch, CURLcode rc, long verify)
 {
 	static const char client_cert[] = " (if the server asks for a client certificate: set destination.tls.cert_file "
 					  "and key_file)";
@@ -213,12 +215,17 @@ static const char *tls_fix(const ChConn *ch, CURLcode rc, long verify)
 	case CURLE_RECV_ERROR: /* TLS 1.3: a missing client certificate is an alert after the handshake, */
 	case CURLE_SEND_ERROR: /* or the server closes while the request is sent */
 		return https && !ch->tls_cert ? client_cert : "";
+	case CURLE_ABORTED_BY_CALLBACK: /* an INSERT's stall limit */
+		return ": the node took the connection and then stopped answering (hung, stopped or cut off); "
+		       "destination.timeout sets how long pgch waits";
+	case CURLE_OPERATION_TIMEDOUT: /* a query's overall limit */
+		return ": the node took the connection and then did not answer in time (hung, stopped or cut off)";
 	default: return "";
 	}
 }
 
 /* Check the outcome of a request; log once on failure. */
-static bool finish(ChConn *ch, CURLcode rc, const char *errbuf, Buf *answer, const char *what)
+bool ch_finish(ChConn *ch, CURLcode rc, const char *errbuf, Buf *answer, const char *what)
 {
 	long status = 0;
 	curl_easy_getinfo(ch->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -242,9 +249,9 @@ static bool finish(ChConn *ch, CURLcode rc, const char *errbuf, Buf *answer, con
 		snprintf(msg, sizeof msg, "ClickHouse %s failed (HTTP %ld): %.*s", what, status, (int)len, answer->data);
 	} else {
 		snprintf(msg, sizeof msg, "ClickHouse at %s: %s failed: %s%s", ch->display, what,
-			 errbuf[0] ? errbuf : curl_easy_strerror(rc), tls_fix(ch, rc, verify));
+			 errbuf[0] ? errbuf : curl_easy_strerror(rc), failure_fix(ch, rc, verify));
 	}
-	set_error(ch, msg);
+	ch_set_error(ch, msg);
 	if (!ch->quiet)
 		log_error("%s", msg);
 	return false;
@@ -258,7 +265,7 @@ static bool query_once(ChConn *ch, const char *sql, const char *settings, Buf *o
 	char errbuf[CURL_ERROR_SIZE];
 	char *url = xasprintf("%s/?wait_end_of_query=1%s%s", ch->url, settings && *settings ? "&" : "",
 			      settings ? settings : "");
-	setup(ch, url, &answer, errbuf);
+	ch_setup(ch, url, &answer, errbuf);
 	curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDS, sql);
 	curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(sql));
 	curl_easy_setopt(ch->curl, CURLOPT_TIMEOUT, CH_QUERY_TIMEOUT);
@@ -271,7 +278,7 @@ static bool query_once(ChConn *ch, const char *sql, const char *settings, Buf *o
 			*p = ' ';
 	bool was_quiet = ch->quiet;
 	ch->quiet = ch->quiet || quiet;
-	bool ok = finish(ch, rc, errbuf, &answer, what);
+	bool ok = ch_finish(ch, rc, errbuf, &answer, what);
 	ch->quiet = was_quiet;
 	if (ok && out)
 		buf_put(out, answer.data, answer.len);
@@ -286,13 +293,13 @@ bool ch_query_with(ChConn *ch, const char *sql, const char *settings, Buf *out)
 		bool last = tries >= ch->n_urls;
 		if (query_once(ch, sql, settings, out, !last))
 			return true;
-		bool elsewhere = ch->last_status == 0 || node_unwell(ch->last_code);
+		bool elsewhere = ch->last_status == 0 || ch_node_unwell(ch->last_code);
 		if (last || !elsewhere) {
 			if (!last && !ch->quiet && ch->last_error)
 				log_error("%s", ch->last_error); /* query_once kept it quiet */
 			return false;
 		}
-		next_endpoint(ch, ch->last_error);
+		ch_next_endpoint(ch, ch->last_error);
 	}
 }
 
@@ -334,7 +341,7 @@ bool ch_query_stream(ChConn *ch, const char *sql, ChSinkFn sink, void *ctx)
 	buf_init(&error);
 	char errbuf[CURL_ERROR_SIZE];
 	char *url = xasprintf("%s/", ch->url);
-	setup(ch, url, &error, errbuf);
+	ch_setup(ch, url, &error, errbuf);
 	Stream st = {sink, ctx, &error, 0, false, ch->curl};
 	curl_easy_setopt(ch->curl, CURLOPT_WRITEFUNCTION, stream_cb);
 	curl_easy_setopt(ch->curl, CURLOPT_WRITEDATA, &st);
@@ -351,7 +358,7 @@ bool ch_query_stream(ChConn *ch, const char *sql, ChSinkFn sink, void *ctx)
 		for (char *p = what; *p; p++)
 			if (*p == '\n' || *p == '\t')
 				*p = ' ';
-		ok = finish(ch, rc, errbuf, &error, what);
+		ok = ch_finish(ch, rc, errbuf, &error, what);
 	}
 	buf_free(&error);
 	return ok;
@@ -400,170 +407,6 @@ bool ch_query(ChConn *ch, const char *sql, Buf *out)
 	return ch_query_with(ch, sql, NULL, out);
 }
 
-/* ---------------------------------------------------------------- uploads */
-
-typedef struct Upload {
-	ChFillFn fill;
-	void *ctx;
-	bool compress;
-	ZSTD_CCtx *zc;
-	Buf raw;      /* uncompressed rows from fill (compressing only) */
-	Buf out;      /* bytes ready for curl */
-	size_t out_off;
-	bool fill_eof;
-	bool done;
-	bool failed;
-	bool started;  /* curl asked for body bytes: the request reached a server */
-	uint64_t bytes;
-} Upload;
-
-/* Make sure u->out has unread bytes, unless the body is complete. -1 on error. */
-static int upload_more(Upload *u)
-{
-	while (u->out_off >= u->out.len) {
-		if (u->done)
-			return 0;
-		buf_reset(&u->out);
-		u->out_off = 0;
-		if (!u->compress) {
-			int r = u->fill(u->ctx, &u->out);
-			if (r < 0)
-				return -1;
-			u->bytes += u->out.len;
-			if (r == 0)
-				u->done = true;
-			continue;
-		}
-		buf_reset(&u->raw);
-		if (!u->fill_eof) {
-			int r = u->fill(u->ctx, &u->raw);
-			if (r < 0)
-				return -1;
-			u->bytes += u->raw.len;
-			if (r == 0)
-				u->fill_eof = true;
-		}
-		ZSTD_inBuffer in = {u->raw.data, u->raw.len, 0};
-		ZSTD_EndDirective mode = u->fill_eof ? ZSTD_e_end : ZSTD_e_continue;
-		for (;;) {
-			buf_reserve(&u->out, ZSTD_CStreamOutSize());
-			ZSTD_outBuffer o = {u->out.data + u->out.len, u->out.cap - u->out.len - 1, 0};
-			size_t rem = ZSTD_compressStream2(u->zc, &o, &in, mode);
-			if (ZSTD_isError(rem)) {
-				log_error("zstd compression failed: %s", ZSTD_getErrorName(rem));
-				return -1;
-			}
-			u->out.len += o.pos;
-			if (mode == ZSTD_e_end ? rem == 0 : in.pos == in.size)
-				break;
-		}
-		if (u->fill_eof)
-			u->done = true;
-	}
-	return 1;
-}
-
-static size_t read_cb(char *dst, size_t size, size_t nitems, void *ud)
-{
-	Upload *u = ud;
-	u->started = true;
-	int r = upload_more(u);
-	if (r < 0) {
-		u->failed = true;
-		return CURL_READFUNC_ABORT;
-	}
-	if (r == 0)
-		return 0;
-	size_t n = u->out.len - u->out_off;
-	if (n > size * nitems)
-		n = size * nitems;
-	memcpy(dst, u->out.data + u->out_off, n);
-	u->out_off += n;
-	return n;
-}
-
-/* One INSERT to the endpoint in use; *reached: the server asked for the body. */
-static bool insert_once(ChConn *ch, const char *insert_sql, const char *settings, ChFillFn fill, void *ctx,
-			uint64_t *bytes_out, bool quiet, bool *reached)
-{
-	Upload u;
-	memset(&u, 0, sizeof u);
-	u.fill = fill;
-	u.ctx = ctx;
-	u.compress = ch->compress;
-	buf_init(&u.raw);
-	buf_init(&u.out);
-	if (u.compress) {
-		u.zc = ZSTD_createCCtx();
-		ZSTD_CCtx_setParameter(u.zc, ZSTD_c_compressionLevel, 1);
-	}
-	char *q = curl_easy_escape(ch->curl, insert_sql, 0);
-	char *url = xasprintf("%s/?query=%s%s%s", ch->url, q, settings && *settings ? "&" : "", settings ? settings : "");
-	curl_free(q);
-	Buf answer;
-	buf_init(&answer);
-	char errbuf[CURL_ERROR_SIZE];
-	setup(ch, url, &answer, errbuf);
-	struct curl_slist *h = NULL;
-	h = curl_slist_append(h, "Transfer-Encoding: chunked");
-	h = curl_slist_append(h, "Expect:");
-	h = curl_slist_append(h, "Content-Type: application/octet-stream");
-	if (u.compress)
-		h = curl_slist_append(h, "Content-Encoding: zstd");
-	curl_easy_setopt(ch->curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(ch->curl, CURLOPT_READFUNCTION, read_cb);
-	curl_easy_setopt(ch->curl, CURLOPT_READDATA, &u);
-	curl_easy_setopt(ch->curl, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
-	CURLcode rc = curl_easy_perform(ch->curl);
-	free(url);
-	bool ok;
-	if (u.failed) {
-		ok = false; /* the producer failed and logged why */
-		set_error(ch, "upload aborted by its producer");
-	} else {
-		char what[80];
-		const char *into = strstr(insert_sql, "INTO ");
-		snprintf(what, sizeof what, "insert into %.*s", (int)strcspn(into ? into + 5 : insert_sql, " ("),
-			 into ? into + 5 : insert_sql);
-		bool was_quiet = ch->quiet;
-		ch->quiet = ch->quiet || quiet;
-		ok = finish(ch, rc, errbuf, &answer, what);
-		ch->quiet = was_quiet;
-	}
-	*reached = u.started || u.failed;
-	if (bytes_out)
-		*bytes_out = u.bytes;
-	curl_slist_free_all(h);
-	buf_free(&answer);
-	buf_free(&u.raw);
-	buf_free(&u.out);
-	if (u.zc)
-		ZSTD_freeCCtx(u.zc);
-	return ok;
-}
-
-bool ch_insert(ChConn *ch, const char *insert_sql, const char *settings, ChFillFn fill, void *ctx,
-	       uint64_t *bytes_out)
-{
-	/* An endpoint that refuses the connection never read the body: the next one gets the same
-	 * INSERT at once. One that fails later leaves the retry to the caller (the producer cannot
-	 * rewind), on the next endpoint. */
-	for (int tries = 1;; tries++) {
-		bool last = tries >= ch->n_urls, reached = false;
-		if (insert_once(ch, insert_sql, settings, fill, ctx, bytes_out, !last, &reached))
-			return true;
-		bool elsewhere = ch->last_status == 0 || node_unwell(ch->last_code);
-		if (last || reached || !elsewhere) {
-			if (!last && !ch->quiet && ch->last_error)
-				log_error("%s", ch->last_error);
-			if (elsewhere && ch->last_error && strcmp(ch->last_error, "upload aborted by its producer") != 0)
-				next_endpoint(ch, ch->last_error);
-			return false;
-		}
-		next_endpoint(ch, ch->last_error);
-	}
-}
-
 /* ---------------------------------------------------------------- probing */
 
 static bool probe_zstd(ChConn *ch)
@@ -576,7 +419,7 @@ static bool probe_zstd(ChConn *ch)
 	Buf answer;
 	buf_init(&answer);
 	char errbuf[CURL_ERROR_SIZE];
-	setup(ch, ch->url, &answer, errbuf);
+	ch_setup(ch, ch->url, &answer, errbuf);
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Encoding: zstd");
 	curl_easy_setopt(ch->curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDS, z);
@@ -644,7 +487,8 @@ bool ch_probe(ChConn *ch)
 	ok = ch_query(ch,
 		      "SELECT name, value FROM system.settings WHERE name IN ('async_insert',"
 		      "'max_partitions_per_insert_block','insert_deduplicate','allow_experimental_low_cardinality_type',"
-		      "'allow_experimental_bigint_types','distributed_ddl_task_timeout','insert_distributed_sync')",
+		      "'allow_experimental_bigint_types','distributed_ddl_task_timeout','insert_distributed_sync',"
+		      "'insert_quorum_timeout')",
 		      &a);
 	if (!ok)
 		goto out;
@@ -653,6 +497,7 @@ bool ch_probe(ChConn *ch)
 	c->has_insert_deduplicate = has_line(a.data, "insert_deduplicate");
 	c->has_distributed_ddl_task_timeout = has_line(a.data, "distributed_ddl_task_timeout");
 	c->has_insert_distributed_sync = has_line(a.data, "insert_distributed_sync");
+	c->has_insert_quorum_timeout = has_line(a.data, "insert_quorum_timeout");
 	if (ch->cluster) { /* the shape; an unknown cluster is pgch check's and the run's refusal */
 		Buf sql;
 		buf_init(&sql);
@@ -725,21 +570,6 @@ out:
 	ch->quiet = false;
 	buf_free(&a);
 	return ok;
-}
-
-void ch_insert_settings(const ChConn *ch, bool partitioned, char *out, size_t outlen)
-{
-	const ChCaps *c = &ch->caps;
-	char quorum[48] = "";
-	if (ch->insert_quorum > 0)
-		snprintf(quorum, sizeof quorum, "insert_quorum=%d&", ch->insert_quorum);
-	snprintf(out, outlen, "%s%s%s%s%s", c->has_async_insert ? "async_insert=0&" : "",
-		 c->has_insert_deduplicate ? "insert_deduplicate=0&" : "",
-		 partitioned && c->has_max_partitions_per_insert_block ? "max_partitions_per_insert_block=0&" : "",
-		 c->cluster_shards > 1 && c->has_insert_distributed_sync ? "insert_distributed_sync=1&" : "", quorum);
-	size_t n = strlen(out);
-	if (n > 0)
-		out[n - 1] = '\0';
 }
 
 /* ---------------------------------------------------------------- quoting and TSV */

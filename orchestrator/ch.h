@@ -13,7 +13,10 @@
  * at a time. A connection error moves to the next one; a query, or an INSERT whose body was
  * not yet read, is sent again there at once, an INSERT that failed half-way is left to the
  * caller's retry (which then goes to the new endpoint). Replays are harmless by the version
- * rules.
+ * rules. A node that takes an INSERT's connection and then moves no byte for
+ * destination.timeout (hung, stopped with SIGSTOP, cut off) counts as a connection error.
+ *
+ * ch.c holds queries, probing and quoting; ch_insert.c the streaming INSERTs.
  *
  * Credentials go in HTTP basic auth, never in URLs or log lines.
  */
@@ -102,6 +105,10 @@ bool ch_insert(ChConn *ch, const char *insert_sql, const char *settings, ChFillF
  * stored), insert_deduplicate=0 (versions make replays harmless; dedup would drop a
  * deliberately re-sent block), and no partitions-per-block limit for partitioned tables. */
 void ch_insert_settings(const ChConn *ch, bool partitioned, char *out, size_t outlen);
+/* How long an INSERT may move no byte before the node is given up (and the next endpoint
+ * used): destination.timeout, twice that with insert_quorum (the server is told to stop
+ * waiting for its quorum after destination.timeout, so it answers first). */
+int ch_insert_stall_seconds(const ChConn *ch);
 
 /* Quote an identifier with backticks (db, table, column names). */
 void ch_quote_ident(Buf *out, const char *name);

@@ -85,6 +85,7 @@ typedef struct ChCaps {
 	bool has_zstd_http;
 	bool has_distributed_ddl_task_timeout;
 	bool has_insert_distributed_sync;
+	bool has_insert_quorum_timeout;
 	int cluster_shards;   /* destination.cluster: shards and most replicas of a shard (0: no cluster, or unknown) */
 	int cluster_replicas;
 	int32_t date32_min, date32_max; /* days since 1970-01-01 */

@@ -145,6 +145,16 @@ int main(void)
 	ch.insert_quorum = 2;
 	ch_insert_settings(&ch, false, set, sizeof set);
 	is_str(set, "insert_quorum=2", "1 shard: no insert_distributed_sync; insert_quorum as configured");
+	ch.caps.has_insert_quorum_timeout = true;
+	ch.timeout = 5;
+	ch_insert_settings(&ch, false, set, sizeof set);
+	is_str(set, "insert_quorum=2&insert_quorum_timeout=5000",
+	       "insert_quorum_timeout where the server has it: destination.timeout, in ms");
+	is_int(ch_insert_stall_seconds(&ch), 10, "with a quorum, an INSERT may stall twice destination.timeout");
+	ch.insert_quorum = 0;
+	ch_insert_settings(&ch, false, set, sizeof set);
+	is_str(set, "", "no quorum: no insert_quorum_timeout");
+	is_int(ch_insert_stall_seconds(&ch), 5, "without: destination.timeout");
 
 	/* --- sharding keys */
 	char why[400];
