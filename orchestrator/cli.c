@@ -239,6 +239,11 @@ int cli_status(const char *config, const CliOptions *o)
 		buf_json_string(&out, pstatus);
 		buf_printf(&out, ", \"running\": %s, \"destination_reachable\": %s", running ? "true" : "false",
 			   reached ? "true" : "false");
+		buf_puts(&out, ", \"stream_endpoint\": "); /* the one it writes to, or last wrote to */
+		if (pipe && pipe->endpoint && pipe->endpoint[0])
+			buf_json_string(&out, pipe->endpoint);
+		else
+			buf_puts(&out, "null");
 		buf_printf(&out, ", \"slot\": {\"name\": ");
 		buf_json_string(&out, cfg->pipe.slot);
 		buf_printf(&out, ", \"exists\": %s, \"active\": %s, \"confirmed_flush_lsn\": ", info.exists ? "true" : "false",
@@ -257,10 +262,14 @@ int cli_status(const char *config, const CliOptions *o)
 			   : ended ? " when the last run ended, and no pgch is running it now: see that run's log; "
 				     "pgch run continues"
 				   : "");
-		if (reached && (cfg->dest.cluster || cfg->dest.n_urls > 1)) /* which endpoint answered */
-			buf_printf(&out, "ClickHouse%s%s: read through %s (of %d endpoint%s)\n", cfg->dest.cluster ? " cluster " : "",
-				   cfg->dest.cluster ? cfg->dest.cluster : "", ch_endpoint(&s.ch), cfg->dest.n_urls,
+		if (reached && (cfg->dest.cluster || cfg->dest.n_urls > 1)) { /* which endpoints */
+			buf_printf(&out, "ClickHouse%s%s: ", cfg->dest.cluster ? " cluster " : "",
+				   cfg->dest.cluster ? cfg->dest.cluster : "");
+			if (pipe && pipe->endpoint && pipe->endpoint[0])
+				buf_printf(&out, "the stream %s %s; ", running ? "writes to" : "last wrote to", pipe->endpoint);
+			buf_printf(&out, "read through %s (of %d endpoint%s)\n", ch_endpoint(&s.ch), cfg->dest.n_urls,
 				   cfg->dest.n_urls == 1 ? "" : "s");
+		}
 		if (info.exists)
 			buf_printf(&out, "slot %s: %s, confirmed %s, %s behind, %s of WAL retained%s%s%s\n", cfg->pipe.slot,
 				   info.active ? "streaming" : "inactive", lsn, behind_s, bytes,

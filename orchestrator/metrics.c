@@ -70,6 +70,7 @@ void metrics_progress(Metrics *m, const ProgressMsg *msg)
 			m->pending_since_us = msg->u.flush.commit_unix_us;
 		break;
 	case PROG_STREAM_ROWS: m->confirmed_lsn = msg->u.stream.confirmed_lsn; break;
+	case PROG_STREAM_ENDPOINT: m->stream_endpoint = msg->u.table.index; break;
 	default: break;
 	}
 }
@@ -169,6 +170,18 @@ static void render_pipe(Metrics *m, Buf *o)
 	buf_printf(o, "\",mode=\"%s\"} 1\n", m->view.run_mode ? "run" : "snapshot");
 	family(o, "pgch_start_time_seconds", "gauge", "When the supervisor started, Unix time.");
 	buf_printf(o, "pgch_start_time_seconds %.3f\n", m->started);
+	const DestConfig *d = &m->cfg->dest;
+	int nu = d->n_urls > 0 ? d->n_urls : 1;
+	family(o, "pgch_stream_endpoint", "gauge",
+	       "1 for the destination.url endpoint the stream writes to, 0 for the others (none before it starts).");
+	for (int i = 0; i < nu; i++) { /* URLs carry no credentials (the config refuses them) */
+		const char *url = d->n_urls > 0 ? d->urls[i] : d->url;
+		if (!url)
+			continue;
+		buf_puts(o, "pgch_stream_endpoint{url=\"");
+		label(o, url);
+		buf_printf(o, "\"} %d\n", i == m->stream_endpoint);
+	}
 	family(o, "pgch_pipe_state", "gauge", "1 for the state the pipe is in, 0 for the others.");
 	const char *now = pipe_state(m);
 	for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
@@ -324,6 +337,7 @@ bool metrics_open(Metrics *m, const Config *cfg, const Catalog *cat)
 {
 	memset(m, 0, sizeof *m);
 	m->cfg = cfg;
+	m->stream_endpoint = -1;
 	m->cat = cat;
 	m->tables = xcalloc((size_t)cat->ntables + 1, sizeof(MetricsTable));
 	m->started = unix_now();

@@ -61,6 +61,7 @@ typedef struct Metrics {
 	uint64_t flush_buckets[METRICS_FLUSH_BUCKETS]; /* cumulative counts per upper bound */
 	double flush_seconds;
 	double last_flush;        /* unix time; 0: none yet */
+	int stream_endpoint;      /* destination.url endpoint the stream writes to (-1: none yet) */
 	int64_t pending_since_us; /* commit time of the oldest change not yet in ClickHouse; 0: none */
 	uint64_t confirmed_lsn;
 	uint64_t exits[METRICS_NROLES][WORKER_SLOT_LOST + 2]; /* by exit code; the last: killed by a signal */

@@ -26,6 +26,7 @@ typedef enum ProgressKind {
 	PROG_STREAM_TABLE,  /* stream: a table's counts since its last record, for metrics (u.counts) */
 	PROG_STREAM_FLUSH,  /* stream: every pending change is in ClickHouse (u.flush) */
 	PROG_STREAM_PENDING, /* stream: the first change since the last flush was batched (u.flush) */
+	PROG_STREAM_ENDPOINT, /* stream: it writes to destination.url's endpoint u.table.index now */
 } ProgressKind;
 
 /* The counts of a PROG_STREAM_TABLE record: changes applied by kind, rows and bytes written,

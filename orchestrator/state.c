@@ -75,8 +75,9 @@ void state_encode(const StateRecord *r, const char *pipe, uint64_t seq, Buf *out
 	buf_printf(out, "\t%u\t%u\t%s\t%llu\t%llu\t", r->start, r->end, state_status_name(r->status),
 		   (unsigned long long)r->rows, (unsigned long long)r->lsn);
 	tsv_field(out, r->info);
-	buf_printf(out, "\t%d\t%llu\t%llu\n", r->slot_foreign ? 2 : r->slot_kept ? 1 : 0, (unsigned long long)r->unrepresentable,
-		   (unsigned long long)seq);
+	buf_printf(out, "\t%d\t%llu\t", r->slot_foreign ? 2 : r->slot_kept ? 1 : 0, (unsigned long long)r->unrepresentable);
+	tsv_field(out, r->endpoint);
+	buf_printf(out, "\t%llu\n", (unsigned long long)seq);
 }
 
 /* The text an older pgch wrote in `info` instead of the typed columns. */
@@ -86,7 +87,7 @@ void state_encode(const StateRecord *r, const char *pipe, uint64_t seq, Buf *out
 bool state_decode(char *const *f, int nf, StateRecord *out)
 {
 	memset(out, 0, sizeof *out);
-	if (nf != 13)
+	if (nf != 14)
 		return false;
 	int part = atoi(f[1]);
 	if (part >= 0)
@@ -120,7 +121,8 @@ bool state_decode(char *const *f, int nf, StateRecord *out)
 		info = ""; /* it said nothing else */
 	}
 	out->info = xstrdup(info);
-	out->updated_at = xstrdup(f[12]);
+	out->endpoint = xstrdup(f[12]);
+	out->updated_at = xstrdup(f[13]);
 	return true;
 }
 
@@ -130,6 +132,7 @@ void state_record_free(StateRecord *r)
 	free(r->target);
 	free(r->leaf);
 	free(r->info);
+	free(r->endpoint);
 	free(r->updated_at);
 	memset(r, 0, sizeof *r);
 }
@@ -184,6 +187,7 @@ void state_row_table(StateRecord *r, const Table *t, int ti, const Plan *plan, S
 static const char *const typed_columns[][2] = {
 	{"slot_kept", "Nullable(UInt8)"},
 	{"unrepresentable", "Nullable(UInt64)"},
+	{"endpoint", "Nullable(String)"},
 };
 #define N_TYPED ((int)(sizeof typed_columns / sizeof typed_columns[0]))
 
@@ -301,9 +305,9 @@ bool state_load(ChConn *ch, const Config *cfg, State *st)
 	if (ok) {
 		ChTsv tsv;
 		ch_tsv_init(&tsv, &ans);
-		char *f[13];
+		char *f[14];
 		int nf;
-		while ((nf = ch_tsv_next_line(&tsv, f, 13)) >= 0) {
+		while ((nf = ch_tsv_next_line(&tsv, f, 14)) >= 0) {
 			StateRecord r;
 			if (!state_decode(f, nf, &r))
 				continue;

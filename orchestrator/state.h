@@ -8,7 +8,8 @@
  * a row wins. Four kinds of rows, told apart by source_table and part:
  *
  *   kind        source_table  part   what it says
- *   pipe        ''            -1     status, the slot's snapshot LSN, slot_kept
+ *   pipe        ''            -1     status, the slot's snapshot LSN, slot_kept, the endpoint
+ *                                    the stream writes to
  *   table       schema.name   -1     status, rows, target, unrepresentable
  *   partition   schema.name   >= 0   the plan (leaf relation, page range), status, rows and
  *                                    the snapshot LSN it was read under
@@ -18,7 +19,7 @@
  *
  * In C a row is a StateRecord: its kind and status are enums, and this module alone turns
  * them into the stored part number and status word and back. Facts a run reads back have
- * typed columns (slot_kept, unrepresentable); `info` is text for people and is never read
+ * typed columns (slot_kept, unrepresentable, endpoint); `info` is text for people and is never read
  * back, with one exception for migration: rows written by a pgch older than the typed
  * columns (where they are NULL) carried those facts in `info` ("slot kept", "unrepresentable
  * values: N"), and state_decode reads them from there for such rows alone. A state table
@@ -73,6 +74,7 @@ typedef struct StateRecord {
 	bool slot_foreign;         /* pipe: the slot is not pgch's (pipe.slot named one it did not create):
 				    * never dropped; stored as slot_kept = 2 */
 	uint64_t unrepresentable;  /* table: values written as NULL or clamped */
+	char *endpoint;            /* pipe: the destination.url endpoint the stream writes to ("": none) */
 	char *info;                /* for people: a slot name, why a table needs a new copy */
 	char *updated_at;          /* loaded rows: "YYYY-MM-DD hh:mm:ss" (UTC) */
 } StateRecord;
@@ -110,7 +112,7 @@ void state_row_table(StateRecord *r, const Table *t, int ti, const Plan *plan, S
 const char *state_status_name(StateStatus s);
 StateStatus state_status_parse(const char *word);
 /* One INSERT line: pipe, source_table, part, target, leaf, range_start, range_end, status,
- * rows, snapshot_lsn, info, slot_kept, unrepresentable, seq (TabSeparated, escaped). */
+ * rows, snapshot_lsn, info, slot_kept, unrepresentable, endpoint, seq (TabSeparated, escaped). */
 void state_encode(const StateRecord *r, const char *pipe, uint64_t seq, Buf *out);
 /* One loaded line, fields in the order of state_encode without pipe and with updated_at in
  * place of seq; "" in slot_kept / unrepresentable stands for NULL (a row of an older pgch).

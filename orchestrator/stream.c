@@ -38,6 +38,7 @@ typedef struct Stream {
 	uint64_t confirmed;      /* reported to PostgreSQL as flushed */
 	double last_heartbeat;
 	double last_request;     /* catch-up: when the server's position was last asked for */
+	int endpoint_told;       /* the ClickHouse endpoint last reported to the supervisor (-1: none) */
 } Stream;
 
 /* ---------------------------------------------------------------- feedback */
@@ -47,6 +48,10 @@ static bool send_status(Stream *s, bool reply_requested)
 	if (!repl_send_status(&s->repl, s->confirmed, reply_requested))
 		return false;
 	progress_send_stream(s->o->progress_fd, (int64_t)s->apply.rows_applied, s->confirmed);
+	if (s->apply.ch.cur != s->endpoint_told) { /* for pgch status and the metrics */
+		s->endpoint_told = s->apply.ch.cur;
+		progress_send_table(s->o->progress_fd, PROG_STREAM_ENDPOINT, s->endpoint_told, 0);
+	}
 	return true;
 }
 
@@ -243,6 +248,7 @@ int stream_run(const StreamOptions *o)
 	memset(s, 0, sizeof *s);
 	s->o = o;
 	s->cfg = o->cfg;
+	s->endpoint_told = -1;
 	s->ao = (ApplyOptions){o->cfg, o->cat, o->caps, o->compress, o->progress_fd, wait_servicing, s};
 	int rc = WORKER_RETRY;
 	if (!apply_open(&s->apply, &s->ao) || !repl_open(&s->repl, s->cfg))

@@ -70,6 +70,14 @@ bool supervisor_write_pipe_row(Sup *s, StateStatus status, uint64_t lsn, bool sl
 	StateRecord r;
 	state_row_pipe(&r, status, lsn, slot_kept, info);
 	r.slot_foreign = s->slot_foreign;
+	const DestConfig *d = &s->cfg->dest;
+	if (s->stream_endpoint >= 0) /* URLs carry no credentials (the config refuses them) */
+		r.endpoint = (char *)(d->n_urls > 0 ? d->urls[s->stream_endpoint % d->n_urls] : d->url);
+	s->pipe_row.written = true;
+	s->pipe_row.status = status;
+	s->pipe_row.lsn = lsn;
+	s->pipe_row.slot_kept = slot_kept;
+	s->pipe_row.info = info;
 	return state_put(s->ch, s->cfg, &r, 1);
 }
 
@@ -309,6 +317,12 @@ static void stream_progress(Sup *s, const ProgressMsg *m)
 			supervisor_write_table_row(s, ti, sched_table_copying(&s->sched, ti) ? STATE_COPYING : status);
 		}
 		break;
+	case PROG_STREAM_ENDPOINT: /* for pgch status: the pipe row says where the stream writes */
+		s->stream_endpoint = m->u.table.index;
+		if (s->pipe_row.written && s->run_mode)
+			supervisor_write_pipe_row(s, s->pipe_row.status, s->pipe_row.lsn, s->pipe_row.slot_kept,
+						  s->pipe_row.info);
+		break;
 	case PROG_STREAM_TRUNCATE: {
 		/* rows a running copy writes after the TRUNCATE would survive it. The stream is
 		 * stopped inside the truncating transaction, so its next run reads that TRUNCATE
@@ -528,7 +542,7 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 		return pr == PREPARE_NOTHING_LEFT ? PGCH_EXIT_OK : PGCH_EXIT_FAILED;
 	}
 	Sup sup = {.cfg = cfg, .pg = pg, .ch = ch, .cat = cat, .o = o, .run_mode = run_mode, .metrics = metrics, .snap = pre.snap,
-		   .snap_ok = pre.snap_ok, .slot_foreign = pre.slot_foreign, .slot_start = pre.slot_start, .max_lsn = pre.max_lsn, .prog_rd = -1,
+		   .snap_ok = pre.snap_ok, .slot_foreign = pre.slot_foreign, .slot_start = pre.slot_start, .max_lsn = pre.max_lsn, .prog_rd = -1, .stream_endpoint = -1,
 		   .prog_wr = -1, .unrep = pre.unrep, .started = progress_now()};
 	Sup *s = &sup;
 	int64_t *est = xcalloc((size_t)cat->ntables + 1, sizeof(int64_t));

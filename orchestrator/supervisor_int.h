@@ -43,6 +43,14 @@ typedef struct Sup {
 	uint64_t *truncated;    /* per table: LSN of the TRUNCATE that last made it copy again */
 	uint64_t stream_rows;   /* the stream worker's last report: changes applied, */
 	uint64_t stream_lsn;    /* and the position confirmed */
+	int stream_endpoint;    /* the destination.url endpoint the stream writes to (-1: none yet) */
+	struct {                /* the pipe row last written, written again when the endpoint changes */
+		bool written;
+		StateStatus status;
+		uint64_t lsn;
+		bool slot_kept;
+		const char *info;
+	} pipe_row;
 	bool copy_finished;     /* pgch run: every table copied and recorded */
 	bool paused;            /* pgch pause: no stream worker until pgch resume */
 	bool failed;

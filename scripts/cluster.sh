@@ -6,6 +6,8 @@
 #   scripts/cluster.sh stop-node DIR N    stop node N (1 or 2) with SIGTERM and wait until it is gone
 #   scripts/cluster.sh kill-node DIR N    the same with SIGKILL (a crash)
 #   scripts/cluster.sh start-node DIR N   start node N again (ZooKeeper must answer) and wait for it
+#   scripts/cluster.sh pause-node DIR N   SIGSTOP node N: it keeps its sockets but answers nothing (a hung node)
+#   scripts/cluster.sh resume-node DIR N  SIGCONT it
 #   scripts/cluster.sh stop-zk DIR        stop ZooKeeper only (the nodes keep running)
 #   scripts/cluster.sh start-zk DIR       start it again on the same port, with its data
 #
@@ -38,7 +40,7 @@
 # starts: ClickHouse 18.16 started against a ZooKeeper that is not serving yet can crash.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-usage="usage: cluster.sh start|stop|stop-zk|start-zk DIR, or stop-node|kill-node|start-node DIR 1|2"
+usage="usage: cluster.sh start|stop|stop-zk|start-zk DIR, or stop-node|kill-node|start-node|pause-node|resume-node DIR 1|2"
 cmd=${1:?$usage}
 dir=${2:?$usage}
 server=$(command -v clickhouse-server || command -v clickhouse || true)
@@ -172,6 +174,7 @@ stop_node() { # stop_node N SIGNAL
 	pid=$(cat "$d/server.pid.launch" 2>/dev/null || true)
 	[ -n "$pid" ] || return 0
 	kill "-$2" "$pid" 2>/dev/null || true
+	kill -CONT "$pid" 2>/dev/null || true # a paused node acts on the signal only once it runs
 	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	kill -9 "$pid" 2>/dev/null || true
 	rm -f "$d/server.pid.launch"
@@ -238,6 +241,12 @@ start-node)
 	launch_node "$3"
 	wait_node "$3"
 	echo "node$3 up in $(since "$t") s"
+	;;
+pause-node | resume-node)
+	node_arg "${3:-}"
+	pid=$(cat "$dir/ch$3/server.pid.launch" 2>/dev/null || true)
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || { echo "cluster.sh: node $3 is not running" >&2; exit 1; }
+	if [ "$cmd" = pause-node ]; then kill -STOP "$pid"; else kill -CONT "$pid"; fi
 	;;
 stop-zk) "$here/zk.sh" stop "$dir/zk" ;;
 start-zk) "$here/zk.sh" start "$dir/zk" >/dev/null ;;

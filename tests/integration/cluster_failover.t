@@ -6,7 +6,9 @@
 # run with insert_quorum = 2: with node 1 killed, an insert is not acknowledged without its
 # quorum (18.16 waits for it, or refuses and pgch retries), so the slot does not move past the
 # changes it carries and the table is not marked for a new copy; node 1 started again, both
-# replicas end equal to the source and the slot moves on.
+# replicas end equal to the source and the slot moves on. Last, a hung node (SIGSTOP): the
+# stream gives it up after destination.timeout without a byte and writes to the other, and
+# pgch status names the node the stream writes to.
 # exclusive: starts ZooKeeper and two ClickHouse servers, stops and kills one of them
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cdc.sh"
@@ -82,6 +84,33 @@ wait_until 30 "the slot to move past the change" eval \
 	"[ \"\$(psql -X -At -d postgres -c \"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'pgch_$T_NAME'\")\" = t ]"
 ok $? "the slot moves past the change once the quorum insert succeeded"
 ok "$(run_has 'needs a new copy|needs_resync' && echo 1 || echo 0)" "the table was not marked for a new copy"
+run_stop
+
+# --- a hung node (SIGSTOP: it keeps its sockets, answers nothing): the stream moves on after
+# destination.timeout without a byte, and pgch status says which node the stream writes to
+sed -i 's/  insert_quorum = 2,//' "$WORK/p.lua"
+run_start "$WORK/p.lua"
+wait_until 60 "the stream to start" run_has 'stream\[[0-9]+\] info: streaming from slot'
+pg -c "UPDATE small SET n = n + 1 WHERE id <= 5"
+on_node 1 wait_same 30 "SELECT sum(n) FROM small" "SELECT sum(n) FROM $CHDB.small FINAL WHERE _pgch_is_deleted = 0" "the stream writes to node 1, the first URL"
+st=$("$PGCH" status "$WORK/p.lua" 2>&1)
+like "$st" "the stream writes to $CH1_URL;" "pgch status: the stream writes to node 1"
+"$CLUSTER_SH" pause-node "$CLUSTER_DIR" 1
+ok $? "node 1 paused (SIGSTOP)"
+pg -c "UPDATE small SET n = n + 1 WHERE id <= 20"
+on_node 2 wait_same 40 "SELECT id, n FROM small ORDER BY id" \
+	"SELECT id, n FROM $CHDB.small FINAL WHERE _pgch_is_deleted = 0 ORDER BY id" "node 2 gets the change: the stream left the hung node"
+ok "$(run_has "stopped answering" && run_has "using ClickHouse at $CH2_URL from now on"; echo $?)" \
+	"the log says the node stopped answering and names the node the stream moved to"
+out=$("$CLUSTER_SH" resume-node "$CLUSTER_DIR" 1 2>&1)
+ok $? "node 1 resumed $out"
+st=$("$PGCH" status "$WORK/p.lua" 2>&1)
+like "$st" "the stream writes to $CH2_URL;" "pgch status: the stream writes to node 2 now"
+is "$("$PGCH" status --json "$WORK/p.lua" 2>/dev/null | sed -n 's/.*"stream_endpoint": "\([^"]*\)".*/\1/p')" "$CH2_URL" \
+	"pgch status --json: stream_endpoint"
+qn 1 "SYSTEM SYNC REPLICA $CHDB.small" >/dev/null
+on_node 1 wait_same 60 "SELECT id, n FROM small ORDER BY id" \
+	"SELECT id, n FROM $CHDB.small FINAL WHERE _pgch_is_deleted = 0 ORDER BY id" "node 1 catches up once it runs again"
 run_stop
 diag "cluster_failover took $((SECONDS - t_start)) s"
 done_testing

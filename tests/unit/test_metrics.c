@@ -36,6 +36,10 @@ static void test_counts(void)
 	Config cfg = {0};
 	cfg.pipe.slot = "pgch_p";
 	cfg.pipe.name = "p";
+	char *urls[2] = {"http://ch1:8123", "http://ch2:8123"};
+	cfg.dest.urls = urls;
+	cfg.dest.n_urls = 2;
+	cfg.dest.url = urls[0];
 	Table tables[2] = {{.display = "public.a"}, {.display = "odd\"name\\x"}};
 	Catalog cat = {tables, 2, 150000, "db"};
 	Partition parts[3] = {{.table = 0, .status = PART_DONE}, {.table = 0}, {.table = 1, .status = PART_DONE}};
@@ -65,13 +69,21 @@ static void test_counts(void)
 	metrics_progress(&m, &f);
 	f.u.flush.duration_us = 2000000;
 	metrics_progress(&m, &f);
+	Buf b;
+	buf_init(&b);
+	metrics_render(&m, &b);
+	ok(has(&b, "pgch_stream_endpoint{url=\"http://ch1:8123\"} 0\n") && has(&b, "pgch_stream_endpoint{url=\"http://ch2:8123\"} 0\n"),
+	   "no endpoint before the stream says which");
+	ProgressMsg e = {.kind = PROG_STREAM_ENDPOINT, .u.table = {.index = 1}};
+	metrics_progress(&m, &e);
 	metrics_worker_exit(&m, METRICS_STREAM, 0, true, true);
 	metrics_worker_exit(&m, METRICS_SNAPSHOT, WORKER_SNAPSHOT_GONE, false, true);
 	metrics_worker_exit(&m, METRICS_SNAPSHOT, WORKER_FATAL, false, false);
 
-	Buf b;
-	buf_init(&b);
+	buf_reset(&b);
 	metrics_render(&m, &b);
+	ok(has(&b, "pgch_stream_endpoint{url=\"http://ch1:8123\"} 0\n") && has(&b, "pgch_stream_endpoint{url=\"http://ch2:8123\"} 1\n"),
+	   "the endpoint the stream writes to");
 	ok(has(&b, "pgch_rows_written_total{table=\"public.a\",phase=\"snapshot\"} 1500\n"), "snapshot rows add up");
 	ok(has(&b, "pgch_bytes_written_total{table=\"public.a\",phase=\"snapshot\"} 7500\n"), "snapshot bytes add up");
 	ok(has(&b, "pgch_stream_changes_total{table=\"public.a\",kind=\"insert\"} 6\n"), "inserts add up");

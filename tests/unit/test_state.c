@@ -24,7 +24,7 @@ static bool round_trip(const StateRecord *r, StateRecord *out, char *fields_text
 	ch_tsv_init(&tsv, &line);
 	char *f[20];
 	int nf = ch_tsv_next_line(&tsv, f, 20);
-	bool ok = nf == 14 && strcmp(f[0], "app") == 0 && state_decode(f + 1, nf - 1, out);
+	bool ok = nf == 15 && strcmp(f[0], "app") == 0 && state_decode(f + 1, nf - 1, out);
 	buf_free(&line);
 	return ok;
 }
@@ -80,11 +80,15 @@ static void test_kinds_stored(void)
 	r.table = "ignored";
 	r.lsn = 42;
 	int n = stored_fields(&r, text, sizeof text, f, 20);
-	is_int(n, 14, "a row has 14 fields");
+	is_int(n, 15, "a row has 15 fields");
 	ok(strcmp(f[1], "") == 0 && strcmp(f[2], "-1") == 0, "pipe row: source_table '' and part -1 (got '%s', %s)", f[1],
 	   f[2]);
 	is_str(f[7], "snapshotting", "pipe row: its status word");
 	is_str(f[9], "42", "pipe row: snapshot_lsn");
+	is_str(f[13], "", "pipe row: no endpoint unless given");
+	r.endpoint = "http://ch2:8123";
+	stored_fields(&r, text, sizeof text, f, 20);
+	is_str(f[13], "http://ch2:8123", "pipe row: the stream's endpoint in its own column");
 
 	memset(&r, 0, sizeof r);
 	r.kind = STATE_TABLE;
@@ -180,6 +184,12 @@ static void test_round_trips(void)
 	state_record_free(&out);
 	in.slot_foreign = false;
 
+	in.endpoint = "https://ch-2.example:8443/path";
+	ok_ = round_trip(&in, &out, text, sizeof text);
+	ok(ok_ && strcmp(out.endpoint, in.endpoint) == 0, "pipe row: the stream's endpoint round-trips");
+	state_record_free(&out);
+	in.endpoint = NULL;
+
 	memset(&in, 0, sizeof in);
 	in.kind = STATE_REQUEST;
 	in.status = STATE_RUNNING;
@@ -201,7 +211,7 @@ static void test_round_trips(void)
 }
 
 /* A loaded line: source_table, part, target, leaf, start, end, status, rows, lsn, info,
- * slot_kept, unrepresentable, updated_at. */
+ * slot_kept, unrepresentable, endpoint, updated_at. */
 static bool decode_line(const char *text, StateRecord *out)
 {
 	Buf b;
@@ -220,27 +230,27 @@ static void test_old_rows(void)
 {
 	StateRecord r;
 	/* rows as a pgch before the typed columns wrote them: NULL there (loaded as "") */
-	ok(decode_line("\t-1\t\t\t0\t0\tdone\t0\t100\tslot kept\t\t\t2026-01-01 00:00:00\n", &r) && r.kind == STATE_PIPE &&
+	ok(decode_line("\t-1\t\t\t0\t0\tdone\t0\t100\tslot kept\t\t\t\t2026-01-01 00:00:00\n", &r) && r.kind == STATE_PIPE &&
 		   r.slot_kept,
 	   "an old pipe row's \"slot kept\" reads as slot_kept");
 	state_record_free(&r);
-	ok(decode_line("\t-1\t\t\t0\t0\tdone\t0\t100\tslot dropped\t\t\t2026-01-01 00:00:00\n", &r) && !r.slot_kept,
+	ok(decode_line("\t-1\t\t\t0\t0\tdone\t0\t100\tslot dropped\t\t\t\t2026-01-01 00:00:00\n", &r) && !r.slot_kept,
 	   "an old pipe row's \"slot dropped\" reads as not kept");
 	state_record_free(&r);
-	ok(decode_line("public.t\t-1\tt\t\t0\t0\tcopying\t10\t0\tunrepresentable values: 17\t\t\tx\n", &r) &&
+	ok(decode_line("public.t\t-1\tt\t\t0\t0\tcopying\t10\t0\tunrepresentable values: 17\t\t\t\tx\n", &r) &&
 		   r.kind == STATE_TABLE && r.unrepresentable == 17 && r.info[0] == '\0',
 	   "an old table row's \"unrepresentable values: 17\" reads as 17, and is not left as info");
 	state_record_free(&r);
-	ok(decode_line("public.t\t-1\tt\t\t0\t0\tcopying\t10\t0\tunrepresentable values: 17\t0\t2\tx\n", &r) &&
+	ok(decode_line("public.t\t-1\tt\t\t0\t0\tcopying\t10\t0\tunrepresentable values: 17\t0\t2\t\tx\n", &r) &&
 		   r.unrepresentable == 2 && strcmp(r.info, "unrepresentable values: 17") == 0,
 	   "a typed row's unrepresentable column wins over text in info");
 	state_record_free(&r);
-	ok(decode_line("public.t\t-1\tt\t\t0\t0\tdone\t10\t0\tslot kept\t0\t0\tx\n", &r) && !r.slot_kept,
+	ok(decode_line("public.t\t-1\tt\t\t0\t0\tdone\t10\t0\tslot kept\t0\t0\t\tx\n", &r) && !r.slot_kept,
 	   "a typed row's slot_kept = 0 wins over text in info");
 	state_record_free(&r);
-	ok(!decode_line("public.t\t-3\tt\t\t0\t0\tdone\t10\t0\t\t0\t0\tx\n", &r), "a part below -2 is not a row this version knows");
-	ok(!decode_line("\t-2\tt\t\t0\t0\tpaused\t0\t0\t\n", &r), "a line with missing fields is skipped");
-	ok(decode_line("\t-2\t\t\t0\t0\tpaused\t0\t0\tpgch pause\t\t\tx\n", &r) && r.kind == STATE_REQUEST &&
+	ok(!decode_line("public.t\t-3\tt\t\t0\t0\tdone\t10\t0\t\t0\t0\t\tx\n", &r), "a part below -2 is not a row this version knows");
+	ok(!decode_line("\t-2\tt\t\t0\t0\tpaused\t0\t0\t\t\n", &r), "a line with missing fields is skipped");
+	ok(decode_line("\t-2\t\t\t0\t0\tpaused\t0\t0\tpgch pause\t\t\t\tx\n", &r) && r.kind == STATE_REQUEST &&
 		   r.status == STATE_PAUSED,
 	   "an old pause request reads as a paused request");
 	state_record_free(&r);
