@@ -2,9 +2,10 @@
  * config — the Lua configuration loader; see config.h for the rules, sandbox.h for the sandbox.
  *
  * Layout: the config's globals (env, file, the pgch library, the known names), then the
- * declarative field tables of source.ssh, destination and pipe, then their parsers, then
- * config_load. The tables section is parsed in config_table.c; positions in the text and
- * the messages are config_text.c's.
+ * declarative field tables of source.ssh and pipe and the field parser every section uses,
+ * then the sections' parsers, then config_load. The destination section is config_dest.c's,
+ * the tables section config_table.c's; positions in the text and the messages are
+ * config_text.c's.
  */
 #include "config.h"
 
@@ -114,56 +115,6 @@ static lua_State *config_sandbox(const char *dir)
 }
 
 /* ---------------------------------------------------------------- field tables */
-
-typedef enum FieldType { F_STR, F_INT, F_LONG, F_NUM, F_ENUM, F_BYTES, F_BOOL } FieldType;
-
-typedef struct Field {
-	const char *name;
-	FieldType type;
-	size_t offset;
-	double min, max;
-	const char *choices; /* F_ENUM: "a|b|c" */
-} Field;
-
-#define FSTR(n, m) {n, F_STR, offsetof(Config, m), 0, 0, NULL}
-#define FINT(n, m, lo, hi) {n, F_INT, offsetof(Config, m), lo, hi, NULL}
-#define FLONG(n, m, lo, hi) {n, F_LONG, offsetof(Config, m), lo, hi, NULL}
-#define FNUM(n, m, lo, hi) {n, F_NUM, offsetof(Config, m), lo, hi, NULL}
-#define FENUM(n, m, c) {n, F_ENUM, offsetof(Config, m), 0, 0, c}
-#define FBYTES(n, m, lo, hi) {n, F_BYTES, offsetof(Config, m), lo, hi, NULL}
-#define FBOOL(n, m) {n, F_BOOL, offsetof(Config, m), 0, 0, NULL}
-
-static const Field destination_fields[] = {
-	FSTR("database", dest.database),
-	FSTR("user", dest.user),
-	FSTR("password", dest.password),
-	FENUM("compression", dest.compression, "auto|zstd|none"),
-	FINT("timeout", dest.timeout, 1, 86400),
-	FENUM("timestamp_fallback", dest.timestamp_fallback, "string|datetime"),
-	FENUM("numeric_unconstrained", dest.numeric_unconstrained, "string|decimal"),
-	FSTR("state_table", dest.state_table),
-	FSTR("cluster", dest.cluster),
-	FSTR("replica_path", dest.replica_path),
-	FSTR("replica_name", dest.replica_name),
-	FSTR("sharding_key", dest.sharding_key),
-	FINT("insert_quorum", dest.insert_quorum, 1, 255),
-	{NULL, F_STR, 0, 0, 0, NULL},
-};
-
-static const Field destination_tls_fields[] = {
-	FSTR("ca_file", dest.tls_ca_file),
-	FSTR("cert_file", dest.tls_cert_file),
-	FSTR("key_file", dest.tls_key_file),
-	FBOOL("verify", dest.tls_verify),
-	{NULL, F_STR, 0, 0, 0, NULL},
-};
-
-static const Field destination_columns_fields[] = {
-	FSTR("version", dest.version_column),
-	FSTR("is_deleted", dest.deleted_column),
-	FSTR("synced_at", dest.synced_column),
-	{NULL, F_STR, 0, 0, 0, NULL},
-};
 
 static const Field pipe_fields[] = {
 	FSTR("name", pipe.name),
@@ -321,14 +272,8 @@ static void store_field(ConfigParser *p, const char *section, const Field *f, vo
 	}
 }
 
-/*
- * Parse the table at the top of the stack against a field list. Keys listed in `nested`
- * are left for the caller: for each one found, nested_cb is called with the value on top.
- */
-typedef void (*NestedFn)(ConfigParser *p, const char *key, int line);
-
-static void parse_fields(ConfigParser *p, const char *section, int section_line, const Field *fields, void *base,
-			 const char *const *nested, NestedFn nested_cb)
+void config_parse_fields(ConfigParser *p, const char *section, int section_line, const Field *fields, void *base,
+			 const char *const *nested, ConfigNestedFn nested_cb)
 {
 	lua_State *L = p->L;
 	lua_pushnil(L);
@@ -370,7 +315,7 @@ static void parse_ssh(ConfigParser *p, const char *key, int line)
 	SshConfig *ssh = &p->cfg->source.ssh;
 	ssh->port = 22;
 	p->cfg->source.has_ssh = true;
-	parse_fields(p, "source.ssh", line, ssh_fields, ssh, NULL, NULL);
+	config_parse_fields(p, "source.ssh", line, ssh_fields, ssh, NULL, NULL);
 	if (!ssh->host)
 		config_parse_error(p, line, "source.ssh.host is required (the bastion to tunnel through)");
 	if (!ssh->user)
@@ -448,104 +393,6 @@ static void parse_source(ConfigParser *p)
 	lua_pop(L, 1);
 }
 
-/* destination.url: a string, or a list of strings (the endpoints of one cluster, in order). */
-static void parse_dest_url(ConfigParser *p, int line)
-{
-	lua_State *L = p->L;
-	DestConfig *d = &p->cfg->dest;
-	for (int i = 0; i < d->n_urls; i++)
-		free(d->urls[i]);
-	free(d->urls);
-	d->urls = NULL;
-	d->n_urls = 0;
-	if (lua_type(L, -1) == LUA_TSTRING) {
-		d->urls = xcalloc(1, sizeof(char *));
-		d->urls[d->n_urls++] = xstrdup(lua_tostring(L, -1));
-		return;
-	}
-	lua_Integer n = lua_type(L, -1) == LUA_TTABLE ? (lua_Integer)lua_rawlen(L, -1) : 0, keys = 0;
-	if (lua_type(L, -1) == LUA_TTABLE) { /* a list: keys 1..n and nothing else */
-		lua_pushnil(L);
-		while (lua_next(L, -2)) {
-			keys++;
-			lua_pop(L, 1);
-		}
-	}
-	if (n == 0 || keys != n) {
-		config_parse_error(p, line, "destination.url must be a string or a list of strings, for example "
-			      "url = { \"http://ch1:8123\", \"http://ch2:8123\" }; got %s",
-		     lua_type(L, -1) != LUA_TTABLE ? luaL_typename(L, -1) : keys == 0 ? "an empty table" : "a table with named keys");
-		return;
-	}
-	d->urls = xcalloc((size_t)n, sizeof(char *));
-	for (lua_Integer i = 1; i <= n; i++) {
-		if (lua_rawgeti(L, -1, i) != LUA_TSTRING)
-			config_parse_error(p, line, "destination.url[%lld] must be a string, got %s", (long long)i, luaL_typename(L, -1));
-		else
-			d->urls[d->n_urls++] = xstrdup(lua_tostring(L, -1));
-		lua_pop(L, 1);
-	}
-}
-
-static void parse_dest_nested(ConfigParser *p, const char *key, int line)
-{
-	if (strcmp(key, "url") == 0) {
-		parse_dest_url(p, line);
-		return;
-	}
-	bool tls = strcmp(key, "tls") == 0;
-	if (lua_type(p->L, -1) != LUA_TTABLE) {
-		config_parse_error(p, line, "destination.%s must be a table, got %s", key, luaL_typename(p->L, -1));
-		return;
-	}
-	if (tls) {
-		p->cfg->dest.has_tls = true;
-		parse_fields(p, "destination.tls", line, destination_tls_fields, p->cfg, NULL, NULL);
-	} else {
-		parse_fields(p, "destination.columns", line, destination_columns_fields, p->cfg, NULL, NULL);
-	}
-}
-
-/* destination.tls: only for https://, a client certificate with its key, files readable. */
-static void check_tls(ConfigParser *p)
-{
-	const DestConfig *d = &p->cfg->dest;
-	if (!d->has_tls)
-		return;
-	int line = config_key_line(p->cfg, 1, "tls");
-	for (int i = 0; i < d->n_urls; i++)
-		if (strncmp(d->urls[i], "https://", 8) != 0) {
-			config_parse_error(p, line, "destination.tls applies to https:// URLs; destination.url%s is http://",
-				     d->n_urls > 1 ? "'s list has one that" : "");
-			return;
-		}
-	if (!d->tls_cert_file != !d->tls_key_file) {
-		config_parse_error(p, line, "destination.tls: a client certificate needs both cert_file and key_file");
-		return;
-	}
-	const char *files[][2] = {{"ca_file", d->tls_ca_file}, {"cert_file", d->tls_cert_file}, {"key_file", d->tls_key_file}};
-	for (int i = 0; i < 3; i++)
-		if (files[i][1] && access(files[i][1], R_OK) != 0)
-			config_parse_error(p, line, "destination.tls.%s: cannot read %s: %s", files[i][0], files[i][1], strerror(errno));
-}
-
-static void parse_destination(ConfigParser *p)
-{
-	lua_State *L = p->L;
-	int line = config_key_line(p->cfg, 1, "destination");
-	if (lua_getglobal(L, "destination") != LUA_TTABLE) {
-		if (lua_isnil(L, -1))
-			config_parse_error(p, 0, "destination is not set: add destination = { url = \"http://host:8123\", database = ... }");
-		else
-			config_parse_error(p, line, "destination must be a table, got %s", luaL_typename(L, -1));
-		lua_pop(L, 1);
-		return;
-	}
-	static const char *const nested[] = {"url", "columns", "tls", NULL};
-	parse_fields(p, "destination", line, destination_fields, p->cfg, nested, parse_dest_nested);
-	lua_pop(L, 1);
-}
-
 static void parse_pipe_nested(ConfigParser *p, const char *key, int line)
 {
 	(void)key;
@@ -553,7 +400,7 @@ static void parse_pipe_nested(ConfigParser *p, const char *key, int line)
 		config_parse_error(p, line, "pipe.snapshot must be a table, got %s", luaL_typename(p->L, -1));
 		return;
 	}
-	parse_fields(p, "pipe.snapshot", line, snapshot_fields, p->cfg, NULL, NULL);
+	config_parse_fields(p, "pipe.snapshot", line, snapshot_fields, p->cfg, NULL, NULL);
 }
 
 static void parse_pipe(ConfigParser *p)
@@ -563,7 +410,7 @@ static void parse_pipe(ConfigParser *p)
 	int t = lua_getglobal(L, "pipe");
 	if (t == LUA_TTABLE) {
 		static const char *const nested[] = {"snapshot", NULL};
-		parse_fields(p, "pipe", line, pipe_fields, p->cfg, nested, parse_pipe_nested);
+		config_parse_fields(p, "pipe", line, pipe_fields, p->cfg, nested, parse_pipe_nested);
 	} else if (t != LUA_TNIL) {
 		config_parse_error(p, line, "pipe must be a table, got %s", luaL_typename(L, -1));
 	}
@@ -628,95 +475,6 @@ static void set_defaults(Config *cfg)
 	cfg->hook_on_row = LUA_NOREF;
 }
 
-/*
- * destination.url: http(s)://host[:port][/path]. Credentials belong in destination.user and
- * .password (libcurl would let those override the URL's silently), and the query string is
- * pgch's own; the URL is never echoed, as it may hold a password.
- */
-static void check_url(ConfigParser *p, const char *url, const char *name)
-{
-	int line = config_key_line(p->cfg, 1, "url");
-	const char *rest = strncmp(url, "http://", 7) == 0 ? url + 7 : strncmp(url, "https://", 8) == 0 ? url + 8 : NULL;
-	if (!rest) {
-		const char *sep = strstr(url, "://");
-		if (sep)
-			config_parse_error(p, line, "%s must start with http:// or https://, not %.*s", name, (int)(sep - url + 3), url);
-		else
-			config_parse_error(p, line, "%s must start with http:// or https:// (for example http://127.0.0.1:8123)", name);
-		return;
-	}
-	size_t auth = strcspn(rest, "/?#");
-	if (memchr(rest, '@', auth))
-		config_parse_error(p, line, "%s must not hold a user or password: set destination.user and "
-			      "destination.password (for example password = env(\"CH_PASSWORD\"))", name);
-	else if (auth == 0)
-		config_parse_error(p, line, "%s has no host (for example http://127.0.0.1:8123)", name);
-	else if (strpbrk(rest, "?#"))
-		config_parse_error(p, line, "%s must not have a query string or fragment: set the database with "
-			      "destination.database and the rest is pgch's own", name);
-}
-
-/* Every URL of destination.url; then url is the first. */
-static void check_dest_urls(ConfigParser *p)
-{
-	DestConfig *d = &p->cfg->dest;
-	for (int i = 0; i < d->n_urls; i++) {
-		char name[48];
-		if (d->n_urls > 1)
-			snprintf(name, sizeof name, "destination.url[%d]", i + 1);
-		else
-			snprintf(name, sizeof name, "destination.url");
-		check_url(p, d->urls[i], name);
-	}
-	free(d->url);
-	d->url = d->n_urls ? xstrdup(d->urls[0]) : NULL;
-}
-
-/*
- * destination.cluster and the keys that only mean something on a cluster. Several URLs are
- * endpoints of one cluster: failing over between servers that do not replicate to each
- * other would scatter the rows.
- */
-static void check_cluster(ConfigParser *p)
-{
-	DestConfig *d = &p->cfg->dest;
-	const Config *cfg = p->cfg;
-	if (d->cluster && d->cluster[0] == '\0') {
-		config_parse_error(p, config_key_line(cfg, 1, "cluster"), "destination.cluster must not be empty: name a cluster of "
-			      "the servers' remote_servers (SELECT DISTINCT cluster FROM system.clusters), or remove the key");
-		return;
-	}
-	if (!d->cluster) {
-		if (d->n_urls > 1)
-			config_parse_error(p, config_key_line(cfg, 1, "url"), "destination.url lists %d servers but destination.cluster "
-				      "is not set: several URLs are endpoints of one ClickHouse cluster; set cluster = \"name\" "
-				      "(from the servers' remote_servers) or give one URL", d->n_urls);
-		static const char *const only[] = {"replica_path", "replica_name", "sharding_key", "insert_quorum"};
-		const bool set[] = {d->replica_path != NULL, d->replica_name != NULL, d->sharding_key != NULL, d->insert_quorum > 0};
-		for (int i = 0; i < 4; i++)
-			if (set[i])
-				config_parse_error(p, config_key_line(cfg, 1, only[i]), "destination.%s applies to a ClickHouse cluster: "
-					      "set destination.cluster, or remove %s", only[i], only[i]);
-		return;
-	}
-	if (!d->replica_path)
-		d->replica_path = xstrdup("/clickhouse/tables/{shard}/{database}/{table}");
-	if (!d->replica_name)
-		d->replica_name = xstrdup("{replica}");
-	if (!strstr(d->replica_path, "{table}"))
-		config_parse_error(p, config_key_line(cfg, 1, "replica_path"), "destination.replica_path must contain {table}: "
-			      "each table needs a ZooKeeper path of its own (default \"/clickhouse/tables/{shard}/{database}/{table}\")");
-	else if (d->replica_path[0] != '/')
-		config_parse_error(p, config_key_line(cfg, 1, "replica_path"), "destination.replica_path must be an absolute "
-			      "ZooKeeper path, starting with /");
-	if (d->replica_name[0] == '\0')
-		config_parse_error(p, config_key_line(cfg, 1, "replica_name"), "destination.replica_name must not be empty: "
-			      "use a macro that differs per server, such as \"{replica}\"");
-	if (d->sharding_key && d->sharding_key[0] == '\0')
-		config_parse_error(p, config_key_line(cfg, 1, "sharding_key"), "destination.sharding_key must not be empty: "
-			      "remove it for the default (cityHash64 of the primary key)");
-}
-
 /* Defaults that depend on other settings, and cross-field checks. */
 static void finish(ConfigParser *p)
 {
@@ -751,27 +509,11 @@ static void finish(ConfigParser *p)
 				db = cfg->source.params[i].val;
 		cfg->dest.database = xstrdup(db && !strchr(db, '=') ? db : "default");
 	}
-	check_dest_urls(p);
-	check_cluster(p);
-	check_tls(p);
+	config_check_destination(p);
 	char mhost[256], merr[128];
 	int mport;
 	if (cfg->pipe.metrics && !metrics_http_parse(cfg->pipe.metrics, mhost, sizeof mhost, &mport, merr, sizeof merr))
 		config_parse_error(p, config_key_line(cfg, 1, "metrics"), "pipe.metrics = \"%s\" %s", cfg->pipe.metrics, merr);
-	const char *cols[] = {cfg->dest.version_column, cfg->dest.deleted_column, cfg->dest.synced_column};
-	static const char *const col_keys[] = {"version", "is_deleted", "synced_at"};
-	for (int i = 0; i < 3; i++) {
-		if (cols[i][0] == '\0')
-			config_parse_error(p, config_key_line(cfg, 1, col_keys[i]), "destination.columns.%s must not be empty", col_keys[i]);
-		for (int j = i + 1; j < 3; j++)
-			if (strcmp(cols[i], cols[j]) == 0)
-				config_parse_error(p, config_key_line(cfg, 1, "columns"), "destination.columns: two columns are both named \"%s\"",
-				     cols[i]);
-	}
-	if (cfg->dest.database[0] == '\0')
-		config_parse_error(p, config_key_line(cfg, 1, "database"), "destination.database must not be empty");
-	if (cfg->dest.state_table[0] == '\0')
-		config_parse_error(p, config_key_line(cfg, 1, "state_table"), "destination.state_table must not be empty");
 	for (int i = 0; i < cfg->n_rules; i++)
 		if (cfg->rules[i].target && cfg->rules[i].target[0] == '\0')
 			config_parse_error(p, cfg->rules[i].line, "%s: target must not be empty", cfg->rules[i].pattern);
@@ -788,7 +530,7 @@ static int parse_globals(lua_State *L)
 	ConfigParser *p = lua_touserdata(L, 1);
 	lua_pop(L, 1);
 	parse_source(p);
-	parse_destination(p);
+	config_parse_destination(p);
 	parse_pipe(p);
 	config_parse_tables(p);
 	parse_hooks(p);

@@ -19,6 +19,7 @@
 #define PGCH_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct lua_State lua_State;
 
@@ -154,9 +155,9 @@ bool config_glob_match(const char *pattern, const char *name);
 int config_edit_distance(const char *a, const char *b);
 
 /*
- * The loader's own, shared by its files: config.c (the sandbox, source, destination, pipe,
- * hooks, config_load), config_table.c (the tables section), config_text.c (positions and
- * messages). Not for other modules.
+ * The loader's own, shared by its files: config.c (the sandbox, source, pipe, hooks, the
+ * field machinery, config_load), config_dest.c (the destination section), config_table.c (the
+ * tables section), config_text.c (positions and messages). Not for other modules.
  */
 typedef struct ConfigParser {
 	Config *cfg;
@@ -169,6 +170,37 @@ void config_parse_error(ConfigParser *p, int line, const char *fmt, ...) __attri
 
 /* "unknown key 'k' in section" with "did you mean" or the list of known keys. */
 void config_unknown_key(ConfigParser *p, int line, const char *section, const char *key, const char *const *known);
+
+/* Declarative fields of a section: name, type, where in Config it goes, and bounds. */
+typedef enum FieldType { F_STR, F_INT, F_LONG, F_NUM, F_ENUM, F_BYTES, F_BOOL } FieldType;
+
+typedef struct Field {
+	const char *name;
+	FieldType type;
+	size_t offset;
+	double min, max;
+	const char *choices; /* F_ENUM: "a|b|c" */
+} Field;
+
+#define FSTR(n, m) {n, F_STR, offsetof(Config, m), 0, 0, NULL}
+#define FINT(n, m, lo, hi) {n, F_INT, offsetof(Config, m), lo, hi, NULL}
+#define FLONG(n, m, lo, hi) {n, F_LONG, offsetof(Config, m), lo, hi, NULL}
+#define FNUM(n, m, lo, hi) {n, F_NUM, offsetof(Config, m), lo, hi, NULL}
+#define FENUM(n, m, c) {n, F_ENUM, offsetof(Config, m), 0, 0, c}
+#define FBYTES(n, m, lo, hi) {n, F_BYTES, offsetof(Config, m), lo, hi, NULL}
+#define FBOOL(n, m) {n, F_BOOL, offsetof(Config, m), 0, 0, NULL}
+
+/*
+ * Parse the table at the top of the stack against a field list. Keys listed in `nested`
+ * are left for the caller: for each one found, nested_cb is called with the value on top.
+ */
+typedef void (*ConfigNestedFn)(ConfigParser *p, const char *key, int line);
+void config_parse_fields(ConfigParser *p, const char *section, int section_line, const Field *fields, void *base,
+			 const char *const *nested, ConfigNestedFn nested_cb);
+
+/* The global `destination` (config_dest.c), and its defaults and checks once all is read. */
+void config_parse_destination(ConfigParser *p);
+void config_check_destination(ConfigParser *p);
 
 /* The global `tables` into cfg->rules (config_table.c). */
 void config_parse_tables(ConfigParser *p);
