@@ -14,7 +14,6 @@
 #include "ch_int.h"
 #include "log.h"
 
-#define CH_QUERY_TIMEOUT 900L /* seconds: DDL and lookups; inserts have no overall limit */
 #define CH_MAX_ANSWER (256u << 20)
 
 static size_t write_cb(char *p, size_t size, size_t n, void *ud)
@@ -118,6 +117,7 @@ bool ch_open(ChConn *ch, const DestConfig *cfg)
 	ch->user = xstrdup(cfg->user ? cfg->user : "default");
 	ch->password = xstrdup(cfg->password ? cfg->password : "");
 	ch->timeout = cfg->timeout;
+	ch->query_limit = CH_QUERY_LIMIT_LONG;
 	ch->compression = cfg->compression;
 	ch->tls_ca = cfg->tls_ca_file ? xstrdup(cfg->tls_ca_file) : NULL;
 	ch->tls_cert = cfg->tls_cert_file ? xstrdup(cfg->tls_cert_file) : NULL;
@@ -268,7 +268,7 @@ static bool query_once(ChConn *ch, const char *sql, const char *settings, Buf *o
 	ch_setup(ch, url, &answer, errbuf);
 	curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDS, sql);
 	curl_easy_setopt(ch->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(sql));
-	curl_easy_setopt(ch->curl, CURLOPT_TIMEOUT, CH_QUERY_TIMEOUT);
+	curl_easy_setopt(ch->curl, CURLOPT_TIMEOUT, (long)ch->query_limit);
 	CURLcode rc = curl_easy_perform(ch->curl);
 	free(url);
 	char what[80];
@@ -301,6 +301,14 @@ bool ch_query_with(ChConn *ch, const char *sql, const char *settings, Buf *out)
 		}
 		ch_next_endpoint(ch, ch->last_error);
 	}
+}
+
+void ch_limit_queries(ChConn *ch)
+{
+	int limit = 3 * ch->timeout < 30 ? 30 : 3 * ch->timeout;
+	if (ch->probed && ch->cluster && !ch->caps.has_distributed_ddl_task_timeout && limit < 200)
+		limit = 200; /* ON CLUSTER DDL waits the server's own 180 s for a node that is down */
+	ch->query_limit = limit < CH_QUERY_LIMIT_LONG ? limit : CH_QUERY_LIMIT_LONG;
 }
 
 const char *ch_endpoint(const ChConn *ch)

@@ -30,6 +30,9 @@
 #include "config.h"
 #include "types.h"
 
+/* A query's time limit in seconds unless ch_limit_queries (inserts have a stall limit instead). */
+#define CH_QUERY_LIMIT_LONG 900
+
 typedef struct ChConn {
 	void *curl;      /* CURL * */
 	void *headers;   /* struct curl_slist * */
@@ -46,6 +49,7 @@ typedef struct ChConn {
 	char *tls_ca, *tls_cert, *tls_key; /* destination.tls files (NULL: libcurl's defaults) */
 	bool tls_verify;
 	int timeout;
+	int query_limit; /* seconds a query may take (ch_open: 900; ch_limit_queries: control work) */
 	bool compress;   /* zstd request bodies (chosen after probing) */
 	const char *compression; /* the configured choice */
 	ChCaps caps;
@@ -109,6 +113,13 @@ void ch_insert_settings(const ChConn *ch, bool partitioned, char *out, size_t ou
  * used): destination.timeout, twice that with insert_quorum (the server is told to stop
  * waiting for its quorum after destination.timeout, so it answers first). */
 int ch_insert_stall_seconds(const ChConn *ch);
+
+/* For control work (state rows, DDL, status; not verify's long reads): a node that takes a
+ * query and does not answer within 3 × destination.timeout (at least 30 s; ON CLUSTER DDL
+ * is answered within destination.timeout where the server has distributed_ddl_task_timeout)
+ * is given up for the next endpoint, rather than after 15 minutes. Call before ch_probe
+ * (its queries too) and again after it (the DDL rule needs the server's settings). */
+void ch_limit_queries(ChConn *ch);
 
 /* Quote an identifier with backticks (db, table, column names). */
 void ch_quote_ident(Buf *out, const char *name);

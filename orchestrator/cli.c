@@ -78,7 +78,11 @@ static bool session_open_destination(Session *s)
 	if (!ch_open(&s->ch, &s->cfg->dest))
 		return false;
 	s->ch_open = true;
-	return ch_probe(&s->ch);
+	ch_limit_queries(&s->ch); /* verify lifts it for its long reads */
+	if (!ch_probe(&s->ch))
+		return false;
+	ch_limit_queries(&s->ch);
+	return true;
 }
 
 /* Load, connect, probe and (if discover) read the catalog. Returns an exit status. */
@@ -448,6 +452,7 @@ int cli_verify(const char *config, const CliOptions *o)
 {
 	Session s;
 	int rc = session_open(&s, config, true);
+	s.ch.query_limit = CH_QUERY_LIMIT_LONG; /* its digests read whole tables */
 	if (rc == 0)
 		rc = verify_run(s.cfg, s.pg, &s.ch, &s.cat, o->table, o->json);
 	session_close(&s);

@@ -385,7 +385,12 @@ bool state_put(ChConn *ch, const Config *cfg, const StateRecord *rows, int n)
 	RowsFill f = {cfg, rows, n, false};
 	bool compress = ch->compress;
 	ch->compress = false;
+	int endpoint = ch->cur;
 	bool ok = ch_insert(ch, sql.data, NULL, fill_rows, &f, NULL);
+	if (!ok && ch->cur != endpoint) { /* the node failed half-way and the next one is in use: once more there */
+		f.sent = false;
+		ok = ch_insert(ch, sql.data, NULL, fill_rows, &f, NULL);
+	}
 	ch->compress = compress;
 	buf_free(&sql);
 	return ok;

@@ -97,15 +97,22 @@ st=$("$PGCH" status "$WORK/p.lua" 2>&1)
 like "$st" "the stream writes to $CH1_URL;" "pgch status: the stream writes to node 1"
 "$CLUSTER_SH" pause-node "$CLUSTER_DIR" 1
 ok $? "node 1 paused (SIGSTOP)"
+t_status=$SECONDS # pgch status meanwhile: its queries to the hung first node are given up
+("$PGCH" status "$WORK/p.lua" >"$WORK/status-hung.out" 2>&1; echo "rc=$? after $((SECONDS - t_status)) s" >>"$WORK/status-hung.out") &
+status_pid=$!
 pg -c "UPDATE small SET n = n + 1 WHERE id <= 20"
 on_node 2 wait_same 40 "SELECT id, n FROM small ORDER BY id" \
 	"SELECT id, n FROM $CHDB.small FINAL WHERE _pgch_is_deleted = 0 ORDER BY id" "node 2 gets the change: the stream left the hung node"
 ok "$(run_has "stopped answering" && run_has "using ClickHouse at $CH2_URL from now on"; echo $?)" \
 	"the log says the node stopped answering and names the node the stream moved to"
+wait "$status_pid"
+like "$(cat "$WORK/status-hung.out")" "read through $CH2_URL " "pgch status with the first node hung: reads through node 2"
+like "$(tail -n 1 "$WORK/status-hung.out")" "^rc=0 after" "... and exits 0 ($(tail -n 1 "$WORK/status-hung.out"))"
 out=$("$CLUSTER_SH" resume-node "$CLUSTER_DIR" 1 2>&1)
 ok $? "node 1 resumed $out"
-st=$("$PGCH" status "$WORK/p.lua" 2>&1)
-like "$st" "the stream writes to $CH2_URL;" "pgch status: the stream writes to node 2 now"
+# the supervisor records the switch once its own requests to node 1 are given up too
+wait_until 60 "status to name node 2" eval "\"\$PGCH\" status \"\$WORK/p.lua\" 2>&1 | grep -q 'the stream writes to $CH2_URL;'"
+ok $? "pgch status: the stream writes to node 2 now (after ${WAITED}s)"
 is "$("$PGCH" status --json "$WORK/p.lua" 2>/dev/null | sed -n 's/.*"stream_endpoint": "\([^"]*\)".*/\1/p')" "$CH2_URL" \
 	"pgch status --json: stream_endpoint"
 qn 1 "SYSTEM SYNC REPLICA $CHDB.small" >/dev/null

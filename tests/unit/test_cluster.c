@@ -156,6 +156,29 @@ int main(void)
 	is_str(set, "", "no quorum: no insert_quorum_timeout");
 	is_int(ch_insert_stall_seconds(&ch), 5, "without: destination.timeout");
 
+	/* --- control queries: a node that does not answer is given up */
+	ch.timeout = 2;
+	ch_limit_queries(&ch);
+	is_int(ch.query_limit, 30, "control queries: at least 30 s");
+	ch.timeout = 30;
+	ch_limit_queries(&ch);
+	is_int(ch.query_limit, 90, "control queries: 3 x destination.timeout");
+	ch.timeout = 2;
+	ch.cluster = "c";
+	ch.caps.has_distributed_ddl_task_timeout = false;
+	ch_limit_queries(&ch);
+	is_int(ch.query_limit, 30, "before the probe: the server's settings are not known yet");
+	ch.probed = true;
+	ch_limit_queries(&ch);
+	is_int(ch.query_limit, 200, "a cluster without distributed_ddl_task_timeout: ON CLUSTER DDL may wait 180 s");
+	ch.caps.has_distributed_ddl_task_timeout = true;
+	ch_limit_queries(&ch);
+	is_int(ch.query_limit, 30, "with it, DDL answers within destination.timeout");
+	ch.timeout = 3600;
+	ch_limit_queries(&ch);
+	is_int(ch.query_limit, CH_QUERY_LIMIT_LONG, "never above the long limit");
+	ch.cluster = NULL;
+
 	/* --- sharding keys */
 	char why[400];
 	ok(cluster_check_sharding_key(&t, "cityHash64(id)", why, sizeof why), "cityHash64(id): a function of the key");
