@@ -9,6 +9,7 @@
 #                                           `UPDATE wide SET c1 = c1 + 1`, decoded by
 #                                           pg_recvlogical, then caught up by `pgch run`;
 #                                           prints per run the wall and CPU seconds of both
+#   scripts/bench_catchup.sh check          the copy equal to the source, column by column
 #   WRAP="perf record -g -o F --" / WRAP="valgrind --tool=callgrind --trace-children=yes ..."
 #                                           runs pgch under that command (run only)
 #
@@ -93,8 +94,15 @@ run_once() {
 			rw, ru + rs, pw, t / hz, c / hz, n, ic, pw / rw }'
 }
 
+check() { # the copy column by column (scripts/wide.sh --check): equal or not
+	want=$(wq -F $'\t' -c "SELECT $("$here/wide.sh" --check pg) FROM wide")
+	got=$(ch "SELECT $("$here/wide.sh" --check ch) FROM $db.wide FINAL WHERE _pgch_is_deleted = 0 FORMAT TabSeparated")
+	if [ "$got" = "$want" ]; then echo "equal column by column"; else echo "NOT EQUAL"; echo "pg: $want"; echo "ch: $got"; return 1; fi
+}
+
 case ${1:-} in
 setup) setup "${2:-}" ;;
 run) for _ in $(seq 1 "${2:-1}"); do run_once; done ;;
-*) echo "usage: bench_catchup.sh setup ROWS | run [N]" >&2; exit 2 ;;
+check) check ;;
+*) echo "usage: bench_catchup.sh setup ROWS | run [N] | check" >&2; exit 2 ;;
 esac
