@@ -12,15 +12,16 @@
 
 #include "backoff.h"
 #include "cluster.h"
+#include "fill.h"
 #include "log.h"
 #include "lookup.h"
+#include "native.h"
 #include "pg.h"
 #include "plan.h"
 #include "progress.h"
 #include "schema.h"
 #include "state.h"
 
-#define FILL_CHUNK (512u << 10)
 #define ROW_KEYTEXT 2 /* record state: PostgreSQL text form of a key column (after the columns) */
 
 /* ---------------------------------------------------------------- tables */
@@ -41,7 +42,7 @@ static void table_columns(Applier *a, ApplyTable *at)
 	for (int i = 0; i < t->ncols; i++)
 		at->col_to_rel[i] = -1;
 	free(at->insert_sql);
-	at->insert_sql = plan_insert_sql(t, a->cfg, "RowBinary");
+	at->insert_sql = plan_insert_sql(t, a->cfg, native_chosen(a->o->caps) ? "Native" : "RowBinary");
 	at->have_relation = false;
 	rowhook_free(&at->hook);
 	rowhook_init(&at->hook, a->cfg, t);
@@ -594,37 +595,6 @@ static bool apply_row_change(Applier *a, const PgoMsg *m)
 
 /* ---------------------------------------------------------------- flushing */
 
-typedef struct FlushFill {
-	ApplyTable *at;
-	int next;
-	int64_t bytes; /* RowBinary written so far */
-} FlushFill;
-
-/* RowBinary of the next entries: each row record's column bytes in order, then version and
- * is_deleted. One pass over each record. */
-static int flush_fill(void *ctx, Buf *out)
-{
-	FlushFill *f = ctx;
-	TableBatch *b = &f->at->batch;
-	int ncols = f->at->t->ncols;
-	size_t start = out->len;
-	while (f->next < b->n && out->len < FILL_CHUNK) {
-		BatchEntry *e = &b->entries[f->next++];
-		if (!e->live)
-			continue;
-		const unsigned char *p = (const unsigned char *)batch_row(b, e);
-		for (int c = 0; c < ncols; c++) {
-			uint32_t len = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
-			buf_put(out, (const char *)p + 5, len);
-			p += 5 + (size_t)len;
-		}
-		buf_put_le(out, e->version, 8);
-		buf_put_u8(out, e->deleted ? 1 : 0);
-	}
-	f->bytes += (int64_t)(out->len - start);
-	return f->next < b->n ? 1 : 0;
-}
-
 /* Insert one table's batch, retrying while ClickHouse is away. false: stop asked for, or fatal. */
 static bool flush_table(Applier *a, ApplyTable *at)
 {
@@ -637,13 +607,20 @@ static bool flush_table(Applier *a, ApplyTable *at)
 			if (a->fatal)
 				return false;
 		} else {
-			FlushFill f = {at, 0, 0};
+			NativeBlock block;
+			Fill f = {&at->batch, at->t->ncols, NULL, 0, 0};
+			if (native_chosen(a->o->caps)) {
+				native_init_rows(&block, at->t, a->cfg);
+				f.block = &block;
+			}
 			char settings[256];
 			ch_insert_settings(&a->ch, false, settings, sizeof settings);
 			a->ch.quiet = attempt > 1;
 			int live = at->batch.live;
-			bool ok = ch_insert(&a->ch, at->insert_sql, settings, flush_fill, &f, NULL);
+			bool ok = ch_insert(&a->ch, at->insert_sql, settings, fill_next, &f, NULL);
 			a->ch.quiet = false;
+			if (f.block)
+				native_free(f.block);
 			if (ok) {
 				if (attempt > 1)
 					log_info("ClickHouse accepts inserts again");

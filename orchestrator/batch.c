@@ -26,7 +26,7 @@ void batch_reset(TableBatch *b)
 	b->n = 0;
 	b->live = 0;
 	if (b->slots)
-		memset(b->slots, 0, sizeof(int) * (size_t)b->nslots);
+		memset(b->slots, 0, sizeof(BatchSlot) * (size_t)b->nslots);
 	/* give memory back after an unusually large batch */
 	if (b->arena.cap > (64u << 20)) {
 		buf_free(&b->arena);
@@ -42,29 +42,43 @@ void batch_reset(TableBatch *b)
 	}
 }
 
-static int *slot_for(TableBatch *b, const char *key, size_t klen)
+static uint32_t key_hash(const char *key, size_t klen)
+{
+	uint64_t h = buf_hash(key, klen);
+	return (uint32_t)(h ^ h >> 32);
+}
+
+/* The slot holding key (hash h), or the empty slot where it would go. */
+static BatchSlot *slot_for(TableBatch *b, const char *key, size_t klen, uint32_t h)
 {
 	size_t mask = (size_t)b->nslots - 1;
-	for (size_t i = buf_hash(key, klen) & mask;; i = (i + 1) & mask) {
-		int *s = &b->slots[i];
-		if (*s == 0)
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		BatchSlot *s = &b->slots[i];
+		if (s->entry == 0)
 			return s;
-		BatchEntry *e = &b->entries[*s - 1];
+		if (s->hash != h)
+			continue;
+		const BatchEntry *e = &b->entries[s->entry - 1];
 		if (e->key_len == klen && memcmp(b->arena.data + e->key_off, key, klen) == 0)
 			return s;
 	}
 }
 
+/* Grow the index; live keys are distinct, so each goes to the first empty slot of its run. */
 static void rehash(TableBatch *b, int nslots)
 {
 	free(b->slots);
 	b->nslots = nslots;
-	b->slots = xcalloc((size_t)nslots, sizeof(int));
+	b->slots = xcalloc((size_t)nslots, sizeof(BatchSlot));
+	size_t mask = (size_t)nslots - 1;
 	for (int i = 0; i < b->n; i++) {
-		BatchEntry *e = &b->entries[i];
+		const BatchEntry *e = &b->entries[i];
 		if (!e->live)
 			continue;
-		*slot_for(b, b->arena.data + e->key_off, e->key_len) = i + 1;
+		size_t j = e->hash & mask;
+		while (b->slots[j].entry != 0)
+			j = (j + 1) & mask;
+		b->slots[j] = (BatchSlot){i + 1, e->hash};
 	}
 }
 
@@ -72,7 +86,7 @@ BatchEntry *batch_find(TableBatch *b, const char *key, size_t klen)
 {
 	if (b->nslots == 0)
 		return NULL;
-	int s = *slot_for(b, key, klen);
+	int s = slot_for(b, key, klen, key_hash(key, klen))->entry;
 	return s ? &b->entries[s - 1] : NULL;
 }
 
@@ -93,16 +107,17 @@ int batch_add(TableBatch *b, const char *key, size_t klen, uint64_t version, boo
 	e->source_only = false;
 	e->key_off = b->arena.len;
 	e->key_len = (uint32_t)klen;
+	e->hash = key_hash(key, klen);
 	buf_put(&b->arena, key, klen);
 	e->row_off = b->arena.len;
 	e->row_len = (uint32_t)rowlen;
 	buf_put(&b->arena, row, rowlen);
-	int *s = slot_for(b, key, klen);
-	if (*s)
-		b->entries[*s - 1].live = false;
+	BatchSlot *s = slot_for(b, key, klen, e->hash);
+	if (s->entry)
+		b->entries[s->entry - 1].live = false;
 	else
 		b->live++;
-	*s = b->n + 1;
+	*s = (BatchSlot){b->n + 1, e->hash};
 	return b->n++;
 }
 
@@ -110,7 +125,7 @@ size_t batch_bytes(const TableBatch *b)
 {
 	/* bytes in use, not capacity: a reset keeps its arena for the next batch, and counting
 	 * that capacity would make every following row look like a full batch */
-	return b->arena.len + (sizeof(BatchEntry) + 2 * sizeof(int)) * (size_t)b->n; /* the index is kept half empty */
+	return b->arena.len + (sizeof(BatchEntry) + 2 * sizeof(BatchSlot)) * (size_t)b->n; /* the index is kept half empty */
 }
 
 void batch_row_put(Buf *row, uint8_t state, const char *data, size_t len)

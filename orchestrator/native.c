@@ -59,6 +59,14 @@ void native_init(NativeBlock *b, const Table *t, const Config *cfg, uint64_t ver
 	b->deleted_name = xstrdup(cfg->dest.deleted_column);
 	b->version = version;
 	b->max_rows = NATIVE_BLOCK_ROWS;
+	buf_init(&b->versions);
+	buf_init(&b->deleted);
+}
+
+void native_init_rows(NativeBlock *b, const Table *t, const Config *cfg)
+{
+	native_init(b, t, cfg, 0);
+	b->per_row = true;
 }
 
 void native_free(NativeBlock *b)
@@ -73,6 +81,8 @@ void native_free(NativeBlock *b)
 		buf_free(&c->split);
 	}
 	free(b->cols);
+	buf_free(&b->versions);
+	buf_free(&b->deleted);
 	free(b->version_name);
 	free(b->deleted_name);
 	memset(b, 0, sizeof *b);
@@ -171,6 +181,34 @@ ConvResult native_put(NativeBlock *b, int i, ColConv *conv, bool binary, const c
 	return CONV_OK;
 }
 
+bool native_put_rowbinary(NativeBlock *b, int i, const char *p, size_t n)
+{
+	NativeCol *c = &b->cols[i];
+	if (c->array) {
+		size_t mark = c->data.len;
+		buf_put(&c->data, p, n);
+		return split_array(c, mark);
+	}
+	if (!c->nullable) {
+		buf_put(&c->data, p, n);
+		return true;
+	}
+	if (n < 1 || (p[0] && n != 1))
+		return false;
+	buf_put_u8(&c->nulls, (uint8_t)p[0]);
+	if (p[0])
+		buf_put(&c->data, c->dflt, c->dflt_len);
+	else
+		buf_put(&c->data, p + 1, n - 1);
+	return true;
+}
+
+void native_row_meta(NativeBlock *b, uint64_t version, bool deleted)
+{
+	buf_put_le(&b->versions, version, 8);
+	buf_put_u8(&b->deleted, deleted ? 1 : 0);
+}
+
 bool native_row_done(NativeBlock *b)
 {
 	b->rows++;
@@ -208,6 +246,15 @@ void native_flush(NativeBlock *b, Buf *out)
 		c->elements = 0;
 	}
 	put_header(out, b->version_name, "UInt64");
+	if (b->per_row) {
+		buf_put(out, b->versions.data, b->versions.len);
+		put_header(out, b->deleted_name, "UInt8");
+		buf_put(out, b->deleted.data, b->deleted.len);
+		buf_reset(&b->versions);
+		buf_reset(&b->deleted);
+		b->rows = 0;
+		return;
+	}
 	buf_reserve(out, b->rows * 9);
 	for (size_t r = 0; r < b->rows; r++)
 		buf_put_le(out, b->version, 8);

@@ -25,6 +25,10 @@
  * formats carry the same bytes per value and the same policies; native only moves what
  * Native keeps elsewhere: a Nullable flag to the null map, an array's count to the offsets.
  *
+ * The stream writes Native too (native_init_rows): its batch records already hold each
+ * value as rowbinary_put wrote it, so native_put_rowbinary only moves the Nullable flag and
+ * an array's count, and each row brings its own version and deleted flag.
+ *
  * Used where the server's types are the plain ones measured here (no LowCardinality, which
  * Native encodes with dictionaries): native_chosen says so from the probed capabilities.
  * Other servers keep RowBinary until a measurement on one shows Native wins there too.
@@ -68,6 +72,8 @@ typedef struct NativeBlock {
 	NativeCol *cols;
 	char *version_name, *deleted_name;
 	uint64_t version;
+	bool per_row;      /* native_init_rows: versions and deleted flags per row, below */
+	Buf versions, deleted;
 	size_t rows;
 	size_t max_rows;   /* NATIVE_BLOCK_ROWS; tests make blocks smaller */
 } NativeBlock;
@@ -78,6 +84,17 @@ bool native_chosen(const ChCaps *caps);
 /* A block for table t's columns, then the version column (= version) and deleted (= 0). */
 void native_init(NativeBlock *b, const Table *t, const Config *cfg, uint64_t version);
 void native_free(NativeBlock *b);
+
+/* A block for the stream: each row's version and deleted flag come from native_row_meta. */
+void native_init_rows(NativeBlock *b, const Table *t, const Config *cfg);
+
+/* One value of column i already in RowBinary (n bytes at p, as rowbinary_put wrote it for
+ * the column's type, Nullable flag included) into the block; false if the bytes do not
+ * parse as that type (the block is then unusable). */
+bool native_put_rowbinary(NativeBlock *b, int i, const char *p, size_t n);
+
+/* The version and deleted flag of the row being built, in a native_init_rows block. */
+void native_row_meta(NativeBlock *b, uint64_t version, bool deleted);
 
 /*
  * Convert one value of column i (len < 0: SQL NULL) into the block with rowbinary_put;
