@@ -187,7 +187,7 @@ static bool check_column_names(PGconn *conn, const Config *cfg, Table *t)
 				int line = config_line_of_string(cfg, lists[l].names[k]);
 				config_error_at(cfg, line ? line : r->line, "%s: %s names column \"%s\", which %s does not have%s%s%s",
 						t->display, lists[l].what, lists[l].names[k], t->display,
-						from ? " (order_by names source columns: write " : "", from ? from : "",
+						from ? " (a table entry names source columns: write " : "", from ? from : "",
 						from ? ", whose ClickHouse name it is)" : "");
 				ok = false;
 			}
@@ -200,8 +200,11 @@ static bool check_column_names(PGconn *conn, const Config *cfg, Table *t)
 				found = true;
 		if (!found) {
 			int line = config_line_of_string(cfg, r->types[k].val);
-			config_error_at(cfg, line ? line : r->line, "%s: types names column \"%s\", which %s does not have",
-					t->display, r->types[k].key, t->display);
+			const char *from = config_renamed_from(r, r->types[k].key);
+			config_error_at(cfg, line ? line : r->line, "%s: types names column \"%s\", which %s does not have%s%s%s",
+					t->display, r->types[k].key, t->display,
+					from ? " (a table entry names source columns: write " : "", from ? from : "",
+					from ? ", whose ClickHouse name it is)" : "");
 			ok = false;
 		}
 	}

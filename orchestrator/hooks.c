@@ -309,9 +309,14 @@ static bool read_back(lua_State *L, const Config *cfg, const ChCaps *caps, Table
 			for (int c = 0; name && c < t->ncols; c++)
 				if (strcmp(t->cols[c].name, name) == 0)
 					order[i] = c;
+			const char *from = NULL; /* a ClickHouse name given instead of the source's */
+			for (int c = 0; name && order[i] < 0 && c < t->ncols; c++)
+				if (strcmp(t->cols[c].ch_name, name) == 0 && strcmp(t->cols[c].name, name) != 0)
+					from = t->cols[c].name;
 			if (order[i] < 0) {
-				log_error("on_table(%s): order_by names \"%s\", which is not a replicated column", t->display,
-					  name ? name : "?");
+				log_error("on_table(%s): order_by names \"%s\", which is not a replicated column%s%s%s", t->display,
+					  name ? name : "?", from ? " (t.order_by names source columns: write " : "",
+					  from ? from : "", from ? ")" : "");
 				ok = false;
 			}
 			lua_pop(L, 1);

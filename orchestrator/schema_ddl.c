@@ -135,8 +135,13 @@ bool schema_add_columns(ChConn *ch, PGconn *pg, const Config *cfg, const Table *
 		buf_reset(&sql);
 		plan_add_column_sql(t, cfg, &ch->caps, &t->cols[c], def.data, &sql);
 		buf_free(&def);
-		log_info("%s.%s was added at the source while pgch was not running%s%s: %s", t->display, t->cols[c].name,
-			 extra.len ? ", or renamed from one of " : "", extra.len ? extra.data : "", sql.data);
+		if (extra.len)
+			log_info("%s.%s (%s in ClickHouse) is not in ClickHouse, which has %s instead: added at the source "
+				 "while pgch was not running, or renamed there or in the config's columns: %s",
+				 t->display, t->cols[c].name, t->cols[c].ch_name, extra.data, sql.data);
+		else
+			log_info("%s.%s was added at the source while pgch was not running: %s", t->display, t->cols[c].name,
+				 sql.data);
 		ok = cluster_ddl(ch, sql.data);
 		added++;
 	}

@@ -61,13 +61,19 @@ bad '.*bad\.lua:5: public\.customers: columns must map source column names to Cl
 entry 'columns = "score"'
 bad '.*bad\.lua:5: public\.customers: columns must map source column names to ClickHouse names, such as .*got string' "not a table"
 entry 'columns = { cust_id = "customer_id" }, order_by = { "customer_id" }'
-bad '.*bad\.lua:5: public\.customers: order_by names column "customer_id", which public\.customers does not have \(order_by names source columns: write cust_id' \
+bad '.*bad\.lua:5: public\.customers: order_by names column "customer_id", which public\.customers does not have \(a table entry names source columns: write cust_id' \
 	"order_by with a ClickHouse name: refused with the source name to write"
 entry 'columns = { cust_id = "customer_id" }, partition_by = "intDiv(cust_id, 100)"'
 bad '.*bad\.lua:5: public\.customers: partition_by uses column "cust_id", which is named "customer_id" in ClickHouse' \
 	"partition_by with a renamed column's source name"
 entry 'columns = { billing_city = "city" }' 'function on_table(t)' '  pgch.add_column(t, "city", "String", "upper(region)")' 'end'
 bad '.*bad\.lua:8: pgch\.add_column: customers already has a column "city"' "a derived column named like a renamed one"
+entry 'columns = { score = "points" }, types = { points = "Int64" }'
+bad '.*bad\.lua:5: public\.customers: types names column "points", which public\.customers does not have \(a table entry names source columns: write score' \
+	"types with a ClickHouse name: refused with the source name to write"
+entry 'columns = { cust_id = "customer_id" }' 'function on_table(t)' '  t.order_by = { "customer_id" }' 'end'
+bad '.*on_table\(public\.customers\): order_by names "customer_id", which is not a replicated column \(t\.order_by names source columns: write cust_id\)' \
+	"on_table's order_by with a ClickHouse name"
 entry 'columns = { billing_city = "city" }' 'function on_table(t)' '  pgch.column(t, "billing_city").ch_name = "town"' 'end'
 bad '.*on_table\(public\.customers\): column billing_city: ch_name is read-only; rename a column in the table.s entry with columns' \
 	"on_table cannot rename"
@@ -178,5 +184,16 @@ is "$(ch "SELECT arrayStringConcat(arraySort(groupArray(name)), ',') FROM system
 is "$(ch "SELECT city_upper FROM $CHDB.customers FINAL WHERE customer_id = 2")" "AFTER" "the derived column follows the new name"
 out=$("$PGCH" verify "$WORK/p.lua" 2>/dev/null)
 like "$out" 'public\.customers +OK' "verify after the rename changed: OK"
+
+# a renamed column renamed at the source while streaming: the config gives the new source
+# name no ClickHouse name, so it is its own (renamed in place where the server can, else the
+# table is copied again)
+pg -c "ALTER TABLE customers RENAME COLUMN score TO pts" -c "UPDATE customers SET pts = -1 WHERE cust_id = 3"
+wait_same 120 "SELECT cust_id, region, billing_city, pts, notes, billing_zip FROM customers ORDER BY cust_id" \
+	"SELECT customer_id, region, town, pts, notes, zip FROM $CHDB.customers FINAL WHERE _pgch_is_deleted = 0 ORDER BY customer_id" \
+	"a renamed column renamed at the source: its values under the new name"
+is "$(ch "SELECT count() FROM system.columns WHERE database = '$CHDB' AND table = 'customers' AND name IN ('points', 'score')")" 0 \
+	"neither its old ClickHouse name nor its old source name is left"
+diag "$(tail -n +"$RUN_FROM" "$RUN_LOG" | grep -E 'schema change|copied again|recreating|pts' | head -5)"
 run_stop
 done_testing
