@@ -790,10 +790,8 @@ static bool carry_out(Applier *a, ApplyTable *at, const SchemaChange *ch, Column
 		Column *c = &now[ch->now];
 		Buf def;
 		buf_init(&def);
-		bool has, clash = false;
-		for (int k = 0; k < t->ncols; k++) /* a new column named like a renamed one in ClickHouse */
-			clash = clash || (!dropped[k] && strcmp(t->cols[k].ch_name, c->ch_name) == 0);
-		if (clash) {
+		bool has;
+		if (schema_ch_name_owner(t, dropped, c->ch_name) >= 0) {
 			log_error("%s.%s was added at the source, and another column is named %s in ClickHouse (columns = { ... }): "
 				  "rename one of them in the config",
 				  t->display, c->name, c->ch_name);

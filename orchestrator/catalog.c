@@ -123,37 +123,6 @@ static bool load_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, Ta
 }
 
 
-/* Each rename in the entry's columns = { ... } names a column that exists and is replicated
- * (res: the table's column names). */
-static bool check_renames(const Config *cfg, const Table *t, PGresult *res)
-{
-	const TableRule *r = t->rule;
-	bool ok = true;
-	for (int k = 0; k < r->n_renames; k++) {
-		const char *col = r->renames[k].key;
-		int line = config_rename_line(cfg, r, col);
-		bool found = false, excluded = false;
-		for (int i = 0; i < PQntuples(res); i++)
-			found = found || strcmp(PQgetvalue(res, i, 0), col) == 0;
-		for (int i = 0; i < r->n_exclude_columns; i++)
-			excluded = excluded || strcmp(r->exclude_columns[i], col) == 0;
-		if (!found) {
-			config_error_at(cfg, line,
-					"%s: columns renames \"%s\", which %s does not have: name a source column (columns = { "
-					"source_name = \"clickhouse_name\" })",
-					t->display, col, t->display);
-			ok = false;
-		} else if (excluded) {
-			config_error_at(cfg, line,
-					"%s: columns renames \"%s\", which is in exclude_columns and so has no ClickHouse column: "
-					"remove it from one of the two",
-					t->display, col);
-			ok = false;
-		}
-	}
-	return ok;
-}
-
 /* exclude_columns, order_by, types and columns must name existing columns (checked against
  * the full list). */
 static bool check_column_names(PGconn *conn, const Config *cfg, Table *t)
@@ -192,7 +161,7 @@ static bool check_column_names(PGconn *conn, const Config *cfg, Table *t)
 				ok = false;
 			}
 		}
-	ok = check_renames(cfg, t, res) && ok;
+	ok = catalog_check_renames(cfg, t, res) && ok;
 	for (int k = 0; k < r->n_types; k++) {
 		bool found = false;
 		for (int i = 0; i < PQntuples(res); i++)

@@ -111,6 +111,10 @@ void catalog_free(Catalog *cat);
  */
 bool catalog_check_ch_names(const Config *cfg, const Table *t, const Column *cols, int ncols);
 
+/* Each rename in the table entry's columns = { ... } names a column that exists (res: the
+ * table's column names, one per row) and is not excluded; false (logged with the line). */
+bool catalog_check_renames(const Config *cfg, const Table *t, PGresult *res);
+
 /* Read a table's current columns (as catalog_discover would) without changing it. */
 bool catalog_read_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, const Table *t, Column **out, int *nout,
 			  bool *ok);

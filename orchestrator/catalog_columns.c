@@ -212,6 +212,35 @@ void catalog_free_columns(Column *cols, int n)
 
 /* ---------------------------------------------------------------- ClickHouse names */
 
+bool catalog_check_renames(const Config *cfg, const Table *t, PGresult *res)
+{
+	const TableRule *r = t->rule;
+	bool ok = true;
+	for (int k = 0; k < r->n_renames; k++) {
+		const char *col = r->renames[k].key;
+		int line = config_rename_line(cfg, r, col);
+		bool found = false, excluded = false;
+		for (int i = 0; i < PQntuples(res); i++)
+			found = found || strcmp(PQgetvalue(res, i, 0), col) == 0;
+		for (int i = 0; i < r->n_exclude_columns; i++)
+			excluded = excluded || strcmp(r->exclude_columns[i], col) == 0;
+		if (!found) {
+			config_error_at(cfg, line,
+					"%s: columns renames \"%s\", which %s does not have: name a source column (columns = { "
+					"source_name = \"clickhouse_name\" })",
+					t->display, col, t->display);
+			ok = false;
+		} else if (excluded) {
+			config_error_at(cfg, line,
+					"%s: columns renames \"%s\", which is in exclude_columns and so has no ClickHouse column: "
+					"remove it from one of the two",
+					t->display, col);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
 bool catalog_check_ch_names(const Config *cfg, const Table *t, const Column *cols, int ncols)
 {
 	const char *mine[3] = {cfg->dest.version_column, cfg->dest.deleted_column, cfg->dest.synced_column};

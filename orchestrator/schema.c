@@ -112,3 +112,11 @@ void schema_diff_free(SchemaDiff *d)
 	free(d->changes);
 	memset(d, 0, sizeof *d);
 }
+
+int schema_ch_name_owner(const Table *t, const bool *dropped, const char *ch_name)
+{
+	for (int c = 0; c < t->ncols; c++)
+		if (!(dropped && dropped[c]) && strcmp(t->cols[c].ch_name, ch_name) == 0)
+			return c;
+	return -1;
+}

@@ -69,6 +69,10 @@ typedef struct SchemaDiff {
 void schema_diff(const Column *known, int nknown, const bool *dropped, const Column *now, int nnow, SchemaDiff *out);
 void schema_diff_free(SchemaDiff *d);
 
+/* A known column, not dropped at the source, that ClickHouse knows as ch_name (a new source
+ * column's ClickHouse name taken by another's rename), or -1. */
+int schema_ch_name_owner(const Table *t, const bool *dropped, const char *ch_name);
+
 /* ---------------------------------------------------------------- with the servers (schema_ddl.c) */
 
 /* Does the destination table have a column of this name? false if the query failed (logged). */

@@ -195,5 +195,18 @@ wait_same 120 "SELECT cust_id, region, billing_city, pts, notes, billing_zip FRO
 is "$(ch "SELECT count() FROM system.columns WHERE database = '$CHDB' AND table = 'customers' AND name IN ('points', 'score')")" 0 \
 	"neither its old ClickHouse name nor its old source name is left"
 diag "$(tail -n +"$RUN_FROM" "$RUN_LOG" | grep -E 'schema change|copied again|recreating|pts' | head -5)"
-run_stop
+
+# a column added at the source under the ClickHouse name another column is renamed to: the
+# run stops with the config's line, rather than write two columns as one
+pg -c "ALTER TABLE customers ADD COLUMN town text" -c "UPDATE customers SET town = 'x' WHERE cust_id = 1"
+wait_pid "$RUN_PID" 90
+RUN_PID=
+isnt_ok=$([ "$WAIT_STATUS" != 0 ] && [ "$WAIT_STATUS" != timeout ]; echo $?)
+ok "$isnt_ok" "pgch run stops (exit $WAIT_STATUS)"
+like "$(tail -n +"$RUN_FROM" "$RUN_LOG")" 'public\.customers\.town was added at the source, and another column is named town in ClickHouse' \
+	"the stream names the new column and the clash"
+like "$(tail -n +"$RUN_FROM" "$RUN_LOG")" 'p\.lua:[0-9]+: public\.customers: columns billing_city and town would both be named "town" in ClickHouse' \
+	"the refusal names the columns and the config's line"
+is "$(ch "SELECT count() FROM system.columns WHERE database = '$CHDB' AND table = 'customers' AND name = 'town'")" 1 \
+	"ClickHouse still has one column town"
 done_testing

@@ -155,6 +155,13 @@ static void test_diff(void)
 	Column added[3] = {known[0], known[1], col("billing_zip", "zip", 3, "String", PG_TEXT)};
 	is_str(s = diff_text(known, 2, NULL, added, 3), "keep 0>0, keep 1>1, add -1>2", "a new renamed column is added");
 	free(s);
+	Table t;
+	memset(&t, 0, sizeof t);
+	t.cols = known;
+	t.ncols = 2;
+	is_int(schema_ch_name_owner(&t, NULL, "city"), 1, "a new column named city in ClickHouse: billing_city has that name");
+	is_int(schema_ch_name_owner(&t, NULL, "billing_city"), -1, "the source name of a renamed column is free in ClickHouse");
+	is_int(schema_ch_name_owner(&t, was_dropped, "city"), -1, "a dropped column's name is its revival's, not a clash");
 }
 
 int main(void)
