@@ -85,6 +85,7 @@ write_config "$WORK/p.lua" "pipe = { name = \"$T_NAME\", sync_interval = 1 }" 't
 	'function on_table(t)' \
 	'  assert(pgch.column(t, "billing_city").ch_name == "city", "on_table sees the ClickHouse name")' \
 	'  pgch.add_column(t, "city_upper", "Nullable(String)", "upper(city)")' \
+	'  pgch.live_view(t)' \
 	'end'
 plan=$("$PGCH" plan "$WORK/p.lua" 2>&1)
 like "$plan" '`customer_id` Int32,' "plan: the renamed key column in CREATE TABLE"
@@ -111,6 +112,7 @@ like "$(ch "SELECT engine_full FROM system.tables WHERE database = '$CHDB' AND n
 is "$(ch "SELECT count(DISTINCT partition) FROM system.parts WHERE database = '$CHDB' AND table = 'customers' AND active")" 3 \
 	"rows are in the partitions of intDiv(customer_id, 100): 0, 1 and 2"
 is "$(ch "SELECT city_upper FROM $CHDB.customers FINAL WHERE customer_id = 7")" "CITY7" "a derived column reads the renamed column"
+is "$(ch "SELECT city, points FROM $CHDB.customers_live WHERE customer_id = 7 FORMAT TSV")" "city7	70" "the live view shows the ClickHouse names"
 
 pg <<'SQL'
 INSERT INTO customers VALUES (201, 'r1', 'new city', 5, 'nn'), (350, 'r2', NULL, NULL, NULL);
@@ -144,6 +146,19 @@ is "$(printf '%s' "$json" | perl -MJSON::PP -e 'my $j = decode_json(join "", <ST
 	"cust_id = 150=billing_city" "verify --json: the source's column name"
 pg -c "UPDATE customers SET billing_city = 'fixed' WHERE cust_id = 150"
 wait_same 60 "$PGQ" "$CHQ" "a change at the source replaces the damage"
+
+# TRUNCATE and pgch resync keep the renames
+pg -c "TRUNCATE customers" \
+	-c "INSERT INTO customers (cust_id, region, billing_city, score, notes) SELECT g, 'r', 't' || g, g, 'n' FROM generate_series(1, 50) g"
+wait_same 60 "$PGQ" "$CHQ" "after TRUNCATE and new rows"
+copies=$(tail -n +"$RUN_FROM" "$RUN_LOG" | grep -c 'public\.customers copied:')
+"$PGCH" resync "$WORK/p.lua" --table public.customers >/dev/null 2>&1
+wait_until 90 "the resync" eval '[ "$(tail -n +"$RUN_FROM" "$RUN_LOG" | grep -c "public\.customers copied:")" -gt "$copies" ]'
+ok $? "pgch resync copies the table again"
+pg -c "UPDATE customers SET billing_city = 'post-resync' WHERE cust_id = 9"
+wait_same 60 "$PGQ" "$CHQ" "after pgch resync"
+is "$(ch "SELECT count() FROM system.columns WHERE database = '$CHDB' AND table = 'customers' AND name IN ('cust_id', 'billing_city', 'score')")" 0 \
+	"after the resync, no ClickHouse column has a renamed column's source name"
 run_stop
 
 # ---------------------------------------------------------------- a column added while pgch was stopped, renamed
@@ -172,7 +187,8 @@ check=$("$PGCH" check "$WORK/p.lua" 2>&1)
 like "$check" "FAIL .*exists without column town \\(Nullable\\(String\\)\\), the ClickHouse name of source column billing_city" \
 	"pgch check: the existing table lacks the new name"
 run_start "$WORK/p.lua"
-wait_until 90 "the table copied again" run_has 'public\.customers copied:' || true
+wait_until 90 "the table copied again" run_has 'public\.customers copied:'
+ok $? "the run copies the table again"
 run_has 'its columns changed; recreating its ClickHouse table'
 ok $? "the run makes the table anew"
 CHQ="SELECT customer_id, region, town, points, notes, zip FROM $CHDB.customers FINAL WHERE _pgch_is_deleted = 0 ORDER BY customer_id"
