@@ -53,7 +53,7 @@ function pgch.add_column(t, name, ch_type, expression, kind)
     error(("pgch.add_column: kind must be \"materialized\" or \"default\", got %q"):format(tostring(kind)), 2)
   end
   local taken = { [t.version_column] = true, [t.is_deleted_column] = true, [t.synced_at_column] = true }
-  for _, c in ipairs(t.columns) do taken[c.name] = true end
+  for _, c in ipairs(t.columns) do taken[c.ch_name or c.name] = true end -- ClickHouse names (renamed ones too)
   for _, d in ipairs(t.derived) do taken[d.name] = true end
   if taken[name] then
     error(("pgch.add_column: %s already has a column %q"):format(t.target, name), 2)

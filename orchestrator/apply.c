@@ -735,11 +735,11 @@ static bool carry_out(Applier *a, ApplyTable *at, const SchemaChange *ch, Column
 		break;
 	case SCHEMA_RENAME: {
 		Column *old = &t->cols[ch->col];
-		bool has_new;
-		if (!(ok = schema_ch_has_column(&a->ch, a->cfg, t, now[ch->now].name, &has_new)))
+		bool has_new = strcmp(old->ch_name, now[ch->now].ch_name) == 0; /* a source rename only */
+		if (!has_new && !(ok = schema_ch_has_column(&a->ch, a->cfg, t, now[ch->now].ch_name, &has_new)))
 			break;
 		if (!has_new) {
-			plan_rename_column_sql(t, a->cfg, &a->ch.caps, old->name, now[ch->now].name, &sql);
+			plan_rename_column_sql(t, a->cfg, &a->ch.caps, old->ch_name, now[ch->now].ch_name, &sql);
 			a->ch.quiet = true;
 			bool renamed = run_ddl(a, sql.data);
 			a->ch.quiet = false;
@@ -752,9 +752,13 @@ static bool carry_out(Applier *a, ApplyTable *at, const SchemaChange *ch, Column
 		old->type_oid = now[ch->now].type_oid;
 		free(old->name);
 		old->name = xstrdup(now[ch->now].name);
+		free(old->ch_name);
+		old->ch_name = xstrdup(now[ch->now].ch_name);
 		break;
 	}
 	case SCHEMA_REVIVE:
+		free(t->cols[ch->col].name);
+		t->cols[ch->col].name = xstrdup(now[ch->now].name);
 		t->cols[ch->col].attnum = now[ch->now].attnum;
 		t->cols[ch->col].type_oid = now[ch->now].type_oid;
 		dropped[ch->col] = false;
@@ -764,9 +768,14 @@ static bool carry_out(Applier *a, ApplyTable *at, const SchemaChange *ch, Column
 		Buf def;
 		buf_init(&def);
 		bool has;
-		if (!schema_missing_default(apply_source(a), t, c, &def)) {
+		if (schema_ch_name_owner(t, dropped, c->ch_name) >= 0) {
+			log_error("%s.%s was added at the source, and another column is named %s in ClickHouse (columns = { ... }): "
+				  "rename one of them in the config",
+				  t->display, c->name, c->ch_name);
+			*why = "a column was added whose ClickHouse name another column has";
+		} else if (!schema_missing_default(apply_source(a), t, c, &def)) {
 			*why = "a column was added with a volatile default (the table was rewritten)";
-		} else if (!(ok = schema_ch_has_column(&a->ch, a->cfg, t, c->name, &has))) {
+		} else if (!(ok = schema_ch_has_column(&a->ch, a->cfg, t, c->ch_name, &has))) {
 			/* the query failed (logged) */
 		} else if (!has) {
 			plan_add_column_sql(t, a->cfg, &a->ch.caps, c, def.data, &sql);

@@ -83,6 +83,15 @@ static int column_index(const Table *t, const char *name)
 	return -1;
 }
 
+/* The column ClickHouse knows by name (its ch_name), -1 if none. */
+static int ch_column_index(const Table *t, const char *name)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].ch_name, name) == 0)
+			return i;
+	return -1;
+}
+
 static bool in_list(const int *list, int n, int v)
 {
 	for (int i = 0; i < n; i++)
@@ -114,11 +123,12 @@ static bool load_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, Ta
 }
 
 
-/* exclude_columns and types must name existing columns (checked against the full list). */
+/* exclude_columns, order_by, types and columns must name existing columns (checked against
+ * the full list). */
 static bool check_column_names(PGconn *conn, const Config *cfg, Table *t)
 {
 	const TableRule *r = t->rule;
-	if (!r || (r->n_exclude_columns == 0 && r->n_types == 0 && r->n_order_by == 0))
+	if (!r || (r->n_exclude_columns == 0 && r->n_types == 0 && r->n_order_by == 0 && r->n_renames == 0))
 		return true;
 	char oidbuf[16];
 	snprintf(oidbuf, sizeof oidbuf, "%u", t->oid);
@@ -141,13 +151,17 @@ static bool check_column_names(PGconn *conn, const Config *cfg, Table *t)
 			for (int i = 0; i < PQntuples(res); i++)
 				if (strcmp(PQgetvalue(res, i, 0), lists[l].names[k]) == 0)
 					found = true;
+			const char *from = config_renamed_from(r, lists[l].names[k]);
 			if (!found) {
 				int line = config_line_of_string(cfg, lists[l].names[k]);
-				config_error_at(cfg, line ? line : r->line, "%s: %s names column \"%s\", which %s does not have",
-						t->display, lists[l].what, lists[l].names[k], t->display);
+				config_error_at(cfg, line ? line : r->line, "%s: %s names column \"%s\", which %s does not have%s%s%s",
+						t->display, lists[l].what, lists[l].names[k], t->display,
+						from ? " (a table entry names source columns: write " : "", from ? from : "",
+						from ? ", whose ClickHouse name it is)" : "");
 				ok = false;
 			}
 		}
+	ok = catalog_check_renames(cfg, t, res) && ok;
 	for (int k = 0; k < r->n_types; k++) {
 		bool found = false;
 		for (int i = 0; i < PQntuples(res); i++)
@@ -155,8 +169,11 @@ static bool check_column_names(PGconn *conn, const Config *cfg, Table *t)
 				found = true;
 		if (!found) {
 			int line = config_line_of_string(cfg, r->types[k].val);
-			config_error_at(cfg, line ? line : r->line, "%s: types names column \"%s\", which %s does not have",
-					t->display, r->types[k].key, t->display);
+			const char *from = config_renamed_from(r, r->types[k].key);
+			config_error_at(cfg, line ? line : r->line, "%s: types names column \"%s\", which %s does not have%s%s%s",
+					t->display, r->types[k].key, t->display,
+					from ? " (a table entry names source columns: write " : "", from ? from : "",
+					from ? ", whose ClickHouse name it is)" : "");
 			ok = false;
 		}
 	}
@@ -228,21 +245,11 @@ static bool attnums_to_cols(const Table *t, const int *att, int n, int **out)
 
 static bool check_order(const Config *cfg, Table *t);
 
-/* pgch's own columns and progress table must not share a name with what it replicates. */
+/* pgch's progress table must not share a name with what it replicates (its own columns are
+ * catalog_check_ch_names's). */
 static bool check_pgch_names(const Config *cfg, const Table *t)
 {
-	const char *mine[3] = {cfg->dest.version_column, cfg->dest.deleted_column, cfg->dest.synced_column};
-	static const char *const keys[3] = {"version", "is_deleted", "synced_at"};
 	int line = t->rule ? t->rule->line : 0;
-	for (int i = 0; i < t->ncols; i++)
-		for (int k = 0; k < 3; k++)
-			if (strcmp(t->cols[i].name, mine[k]) == 0) {
-				config_error_at(cfg, line,
-						"%s has a column named %s, which is pgch's own %s column: name that one "
-						"otherwise with destination.columns = { %s = \"...\" }, or exclude_columns it",
-						t->display, mine[k], keys[k], keys[k]);
-				return false;
-			}
 	if (strcmp(t->target, cfg->dest.state_table) == 0) {
 		config_error_at(cfg, line,
 				"%s would be written to ClickHouse table %s, which is pgch's progress table: set target, "
@@ -414,8 +421,15 @@ static bool check_partition_by(const Config *cfg, Table *t)
 			const char *after = p;
 			while (*after == ' ')
 				after++;
-			int c = column_index(t, id);
-			if (c >= 0 && *after != '(' && !in_list(t->order, t->norder, c)) {
+			int c = ch_column_index(t, id), src = column_index(t, id);
+			if (c < 0 && src >= 0 && *after != '(') {
+				/* a source name that is renamed: ClickHouse would not know it */
+				config_error_at(cfg, config_line_of_string(cfg, t->partition_by),
+						"%s: partition_by uses column \"%s\", which is named \"%s\" in ClickHouse "
+						"(columns = { ... }): partition_by is a ClickHouse expression, write \"%s\"",
+						t->display, id, t->cols[src].ch_name, t->cols[src].ch_name);
+				ok = false;
+			} else if (c >= 0 && *after != '(' && !in_list(t->order, t->norder, c)) {
 				config_error_at(cfg, config_line_of_string(cfg, t->partition_by),
 						"%s: partition_by uses column \"%s\", which is not in ORDER BY; a delete carries only "
 						"the ORDER BY columns and must land in the same partition as the row",
@@ -658,6 +672,7 @@ bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catal
 			log_error("%s: no columns left to replicate", t->display);
 			tok = false;
 		}
+		tok = tok && catalog_check_ch_names(cfg, t, t->cols, t->ncols);
 		if (tok)
 			tok = decide_keys(conn, cfg, t) && check_partition_by(cfg, t);
 		if (tok) {

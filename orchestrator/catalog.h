@@ -25,7 +25,8 @@
 #include "types.h"
 
 typedef struct Column {
-	char *name;
+	char *name;             /* the source's name: SQL at the source, the config's options, hooks */
+	char *ch_name;          /* its ClickHouse name: the table entry's columns = { name = ch_name } */
 	int attnum;
 	uint32_t type_oid;      /* declared type (the domain, if any) */
 	char *type_name;        /* format_type(), for messages and plan */
@@ -103,6 +104,16 @@ typedef struct Catalog {
  */
 bool catalog_discover(PGconn *conn, const Config *cfg, const ChCaps *caps, Catalog *cat);
 void catalog_free(Catalog *cat);
+
+/*
+ * The ClickHouse names of cols (ch_name, from the table entry's `columns` renames) must be
+ * unique and not pgch's own; false (logged with the config's line) otherwise.
+ */
+bool catalog_check_ch_names(const Config *cfg, const Table *t, const Column *cols, int ncols);
+
+/* Each rename in the table entry's columns = { ... } names a column that exists (res: the
+ * table's column names, one per row) and is not excluded; false (logged with the line). */
+bool catalog_check_renames(const Config *cfg, const Table *t, PGresult *res);
 
 /* Read a table's current columns (as catalog_discover would) without changing it. */
 bool catalog_read_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, const Table *t, Column **out, int *nout,

@@ -119,6 +119,7 @@ bool catalog_read_columns(PGconn *conn, const Config *cfg, const ChCaps *caps, c
 		Column *c = &cols[ncols++];
 		*nout = ncols;
 		c->name = xstrdup(name);
+		c->ch_name = xstrdup(config_ch_name(r, name));
 		c->attnum = atoi(PQgetvalue(res, i, 1));
 		c->type_oid = (uint32_t)strtoul(PQgetvalue(res, i, 2), NULL, 10);
 		int32_t typmod = atoi(PQgetvalue(res, i, 3));
@@ -202,10 +203,82 @@ void catalog_free_columns(Column *cols, int n)
 {
 	for (int i = 0; i < n; i++) {
 		free(cols[i].name);
+		free(cols[i].ch_name);
 		free(cols[i].type_name);
 		free(cols[i].pg_typname);
 	}
 	free(cols);
+}
+
+/* ---------------------------------------------------------------- ClickHouse names */
+
+bool catalog_check_renames(const Config *cfg, const Table *t, PGresult *res)
+{
+	const TableRule *r = t->rule;
+	bool ok = true;
+	for (int k = 0; k < r->n_renames; k++) {
+		const char *col = r->renames[k].key;
+		int line = config_rename_line(cfg, r, col);
+		bool found = false, excluded = false;
+		for (int i = 0; i < PQntuples(res); i++)
+			found = found || strcmp(PQgetvalue(res, i, 0), col) == 0;
+		for (int i = 0; i < r->n_exclude_columns; i++)
+			excluded = excluded || strcmp(r->exclude_columns[i], col) == 0;
+		if (!found) {
+			config_error_at(cfg, line,
+					"%s: columns renames \"%s\", which %s does not have: name a source column (columns = { "
+					"source_name = \"clickhouse_name\" })",
+					t->display, col, t->display);
+			ok = false;
+		} else if (excluded) {
+			config_error_at(cfg, line,
+					"%s: columns renames \"%s\", which is in exclude_columns and so has no ClickHouse column: "
+					"remove it from one of the two",
+					t->display, col);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+bool catalog_check_ch_names(const Config *cfg, const Table *t, const Column *cols, int ncols)
+{
+	const char *mine[3] = {cfg->dest.version_column, cfg->dest.deleted_column, cfg->dest.synced_column};
+	static const char *const keys[3] = {"version", "is_deleted", "synced_at"};
+	const TableRule *r = t->rule;
+	int line = r ? r->line : 0;
+	for (int i = 0; i < ncols; i++) {
+		const Column *c = &cols[i];
+		bool renamed = strcmp(c->name, c->ch_name) != 0;
+		for (int k = 0; k < 3; k++) {
+			if (strcmp(c->ch_name, mine[k]) != 0)
+				continue;
+			if (renamed)
+				config_error_at(cfg, config_rename_line(cfg, r, c->name),
+						"%s: columns renames %s to \"%s\", which is pgch's own %s column: choose another "
+						"ClickHouse name for it",
+						t->display, c->name, c->ch_name, keys[k]);
+			else
+				config_error_at(cfg, line,
+						"%s has a column named %s, which is pgch's own %s column: name that one "
+						"otherwise with destination.columns = { %s = \"...\" }, rename it with the "
+						"table entry's columns = { %s = \"...\" }, or exclude_columns it",
+						t->display, mine[k], keys[k], keys[k], c->name);
+			return false;
+		}
+		for (int j = 0; j < i; j++) {
+			const Column *o = &cols[j];
+			if (strcmp(o->ch_name, c->ch_name) != 0)
+				continue;
+			const char *renamed_one = renamed ? c->name : o->name;
+			config_error_at(cfg, config_rename_line(cfg, r, renamed_one),
+					"%s: columns %s and %s would both be named \"%s\" in ClickHouse: give one of them "
+					"another name in the table entry's columns = { ... }",
+					t->display, o->name, c->name, c->ch_name);
+			return false;
+		}
+	}
+	return true;
 }
 
 /* ---------------------------------------------------------------- refresh */
@@ -246,6 +319,7 @@ bool catalog_refresh(PGconn *conn, const Config *cfg, const ChCaps *caps, Table 
 	bool ok = mapped;
 	if (!mapped)
 		log_error("%s: its columns cannot be mapped any more (see above); fix the config and run again", t->display);
+	ok = ok && catalog_check_ch_names(cfg, t, cols, n);
 	ok = ok && remap(t, t->key, t->nkey, cols, n, restart_hint, key) &&
 	     remap(t, t->order, t->norder, cols, n, restart_hint, order);
 	for (int k = 0; ok && k < t->norder; k++) { /* ORDER BY columns are never Nullable (catalog_discover) */
@@ -267,7 +341,7 @@ bool catalog_refresh(PGconn *conn, const Config *cfg, const ChCaps *caps, Table 
 	}
 	*changed = n != t->ncols;
 	for (int i = 0; !*changed && i < n; i++)
-		*changed = strcmp(cols[i].name, t->cols[i].name) != 0 || !types_same_ch(&cols[i].ch, &t->cols[i].ch) ||
+		*changed = strcmp(cols[i].name, t->cols[i].name) != 0 || strcmp(cols[i].ch_name, t->cols[i].ch_name) != 0 || !types_same_ch(&cols[i].ch, &t->cols[i].ch) ||
 			   cols[i].kind != t->cols[i].kind || cols[i].binary != t->cols[i].binary;
 	catalog_free_columns(t->cols, t->ncols);
 	t->cols = cols;
@@ -332,7 +406,7 @@ char *catalog_insert_columns(const Table *t, const Config *cfg)
 	Buf b;
 	buf_init(&b);
 	for (int i = 0; i < t->ncols; i++) {
-		ch_quote_ident(&b, t->cols[i].name);
+		ch_quote_ident(&b, t->cols[i].ch_name);
 		buf_puts(&b, ", ");
 	}
 	ch_quote_ident(&b, cfg->dest.version_column);

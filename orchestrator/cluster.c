@@ -328,7 +328,7 @@ bool cluster_check_sharding_key(const Table *t, const char *key, char *why, size
 		}
 		bool in_key = false;
 		for (int i = 0; i < t->norder && !in_key; i++)
-			in_key = strcmp(t->cols[t->order[i]].name, name) == 0;
+			in_key = strcmp(t->cols[t->order[i]].ch_name, name) == 0;
 		if (!in_key) {
 			snprintf(why, whylen, "it uses column %s, which is not in the table's key (ORDER BY): an update of %s "
 				 "would send the row's new version to another shard than its old one, and FINAL would keep both",

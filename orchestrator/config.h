@@ -90,6 +90,9 @@ typedef struct TableRule {
 	int where_line;
 	KeyVal *types;      /* column -> ClickHouse type override */
 	int n_types;
+	KeyVal *renames;    /* columns = { source_name = "clickhouse_name" } */
+	int n_renames;
+	int renames_line;   /* the line of `columns =`, for messages */
 	KeyVal *unrep;      /* column -> "error" | "null" | "clamp" ("*" = every column) */
 	int n_unrep;
 	int initial_load;   /* 1: copy its rows first, 0: changes only (CDC-only), -1: as pipe.initial_load */
@@ -144,6 +147,14 @@ int config_key_line(const Config *cfg, int from_line, const char *key);
 
 /* The name in names (NULL-terminated) close enough to name to suggest it, or NULL. */
 const char *config_closest(const char *name, const char *const *names);
+
+/* The ClickHouse name of a source column under a rule's `columns` renames (the column's own
+ * name when it is not renamed). */
+const char *config_ch_name(const TableRule *rule, const char *column);
+/* The source column a rule renames to ClickHouse name ch_name, or NULL. */
+const char *config_renamed_from(const TableRule *rule, const char *ch_name);
+/* Line of the rename of column in the config (the `columns =` line when not found). */
+int config_rename_line(const Config *cfg, const TableRule *rule, const char *column);
 
 /* Policy for one column of a rule (falls back to "*" in the rule, then pipe.on_unrepresentable). */
 Unrepresentable config_unrep_policy(const Config *cfg, const TableRule *rule, const char *column);

@@ -1,8 +1,8 @@
 /*
  * config_table — the `tables` section of a config: names, patterns, exclusions and each
- * entry's options (target, order_by, exclude_columns, partition_by, where, types,
+ * entry's options (target, order_by, exclude_columns, partition_by, where, types, columns,
  * on_unrepresentable, on_row) become TableRules; plus what the rules answer later (the policy for
- * a column's unrepresentable values, glob matching).
+ * a column's unrepresentable values, a column's ClickHouse name, glob matching).
  *
  * Only what the config text says is checked here; whether a pattern matches a table, a
  * named column exists or a type fits its values is for catalog.c, which has the database.
@@ -84,8 +84,60 @@ static KeyVal *parse_string_map(ConfigParser *p, const char *what, int line, int
 	return kv;
 }
 
-static const char *const table_entry_keys[] = {"target", "order_by", "exclude_columns", "partition_by", "where",
-					       "types",  "on_unrepresentable", "on_row", "initial_load", NULL};
+static const char *const table_entry_keys[] = {"target", "order_by", "exclude_columns", "partition_by", "where", "types",
+					       "columns", "on_unrepresentable", "on_row", "initial_load", NULL};
+
+/*
+ * A table entry's `columns = { source_name = "clickhouse_name" }` at the top of the stack.
+ * Each value's own line is found by its key (`billing_city =`) from the `columns` line on.
+ * Whether the columns exist and the names collide is for catalog.c, which has the table.
+ */
+static void parse_renames(ConfigParser *p, TableRule *r, const char *table, int line)
+{
+	lua_State *L = p->L;
+	r->renames_line = line;
+	if (lua_type(L, -1) != LUA_TTABLE) {
+		config_parse_error(p, line, "%s: columns must map source column names to ClickHouse names, such as "
+					    "columns = { billing_city = \"city\" }, got %s",
+				   table, luaL_typename(L, -1));
+		return;
+	}
+	int cap = 4;
+	r->renames = xcalloc((size_t)cap, sizeof(KeyVal));
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		if (lua_type(L, -2) != LUA_TSTRING) {
+			config_parse_error(p, line, "%s: columns must map source column names to ClickHouse names, such as "
+						    "columns = { billing_city = \"city\" } (found a list entry or a key that is not a name)",
+					   table);
+			lua_pop(L, 1);
+			continue;
+		}
+		const char *col = lua_tostring(L, -2);
+		int cline = config_key_line(p->cfg, line, col);
+		if (!cline)
+			cline = line;
+		if (lua_type(L, -1) != LUA_TSTRING) {
+			config_parse_error(p, cline, "%s: columns.%s must be the column's ClickHouse name as a string, got %s", table,
+					   col, luaL_typename(L, -1));
+		} else if (lua_rawlen(L, -1) == 0 || strspn(lua_tostring(L, -1), " \t") == lua_rawlen(L, -1)) {
+			config_parse_error(p, cline, "%s: columns.%s is an empty name: give the column's ClickHouse name, or "
+						     "leave it out to keep \"%s\"",
+					   table, col, col);
+		} else if (strlen(lua_tostring(L, -1)) != lua_rawlen(L, -1) || strchr(lua_tostring(L, -1), '\n')) {
+			config_parse_error(p, cline, "%s: columns.%s: a ClickHouse name cannot hold a NUL or a newline", table, col);
+		} else {
+			if (r->n_renames == cap) {
+				cap *= 2;
+				r->renames = xrealloc(r->renames, sizeof(KeyVal) * (size_t)cap);
+			}
+			r->renames[r->n_renames].key = xstrdup(col);
+			r->renames[r->n_renames].val = xstrdup(lua_tostring(L, -1));
+			r->n_renames++;
+		}
+		lua_pop(L, 1);
+	}
+}
 
 static TableRule *add_rule(Config *cfg, const char *pattern, int line)
 {
@@ -169,6 +221,8 @@ static void parse_table_entry(ConfigParser *p, int line)
 			r->exclude_columns = parse_string_list(p, "exclude_columns", kline, &r->n_exclude_columns);
 		} else if (strcmp(key, "types") == 0) {
 			r->types = parse_string_map(p, "types", kline, &r->n_types);
+		} else if (strcmp(key, "columns") == 0) {
+			parse_renames(p, r, name, kline);
 		} else if (strcmp(key, "on_unrepresentable") == 0) {
 			if (lua_type(L, -1) == LUA_TSTRING) {
 				r->unrep = xcalloc(1, sizeof(KeyVal));
@@ -284,6 +338,11 @@ void config_free_rule(TableRule *r)
 		free(r->types[i].val);
 	}
 	free(r->types);
+	for (int i = 0; i < r->n_renames; i++) {
+		free(r->renames[i].key);
+		free(r->renames[i].val);
+	}
+	free(r->renames);
 	for (int i = 0; i < r->n_unrep; i++) {
 		free(r->unrep[i].key);
 		free(r->unrep[i].val);
@@ -306,6 +365,30 @@ Unrepresentable config_unrep_policy(const Config *cfg, const TableRule *rule, co
 	if (strcmp(v, "clamp") == 0)
 		return UNREP_CLAMP;
 	return UNREP_ERROR;
+}
+
+const char *config_ch_name(const TableRule *rule, const char *column)
+{
+	for (int i = 0; rule && i < rule->n_renames; i++)
+		if (strcmp(rule->renames[i].key, column) == 0)
+			return rule->renames[i].val;
+	return column;
+}
+
+const char *config_renamed_from(const TableRule *rule, const char *ch_name)
+{
+	for (int i = 0; rule && i < rule->n_renames; i++)
+		if (strcmp(rule->renames[i].val, ch_name) == 0 && strcmp(rule->renames[i].key, ch_name) != 0)
+			return rule->renames[i].key;
+	return NULL;
+}
+
+int config_rename_line(const Config *cfg, const TableRule *rule, const char *column)
+{
+	if (!rule)
+		return 0;
+	int line = config_key_line(cfg, rule->renames_line, column);
+	return line ? line : rule->renames_line ? rule->renames_line : rule->line;
 }
 
 bool config_glob_match(const char *pat, const char *name)

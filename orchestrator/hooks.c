@@ -6,9 +6,11 @@
  *   t.source        "public.orders"            (read-only)
  *   t.target        "orders"                   ClickHouse table name
  *   t.database      destination database       (read-only)
- *   t.columns       { { name, pg_type, ch_type, nullable, key }, ... }  ch_type may be changed
- *   t.order_by      { "customer_id", "id" }    may be changed (the same checks apply)
- *   t.partition_by  nil or an expression       may be set
+ *   t.columns       { { name, ch_name, pg_type, ch_type, nullable, key }, ... }  ch_type may be
+ *                                              changed; name is the source's, ch_name the ClickHouse
+ *                                              name (read-only: renames are the config's columns = {})
+ *   t.order_by      { "customer_id", "id" }    source names; may be changed (the same checks apply)
+ *   t.partition_by  nil or an expression       may be set (a ClickHouse expression: ClickHouse names)
  *   t.after         {}                         ClickHouse statements to run after CREATE TABLE
  *   t.derived       {}                         columns ClickHouse computes, { name, ch_type,
  *                                              expression, kind }, added by pgch.add_column
@@ -64,6 +66,8 @@ static void push_table(lua_State *L, const Table *t, const Config *cfg)
 		lua_newtable(L);
 		lua_pushstring(L, c->name);
 		lua_setfield(L, -2, "name");
+		lua_pushstring(L, c->ch_name);
+		lua_setfield(L, -2, "ch_name");
 		lua_pushstring(L, c->type_name);
 		lua_setfield(L, -2, "pg_type");
 		Buf n;
@@ -154,14 +158,14 @@ static const char *string_field(lua_State *L, const char *name)
 	return s;
 }
 
-/* Is name one of t's columns, its derived columns, or pgch's own? */
+/* Is name one of t's ClickHouse columns: a replicated one, a derived one, or pgch's own? */
 static bool name_taken(const Config *cfg, const Table *t, const char *name)
 {
 	if (strcmp(name, cfg->dest.version_column) == 0 || strcmp(name, cfg->dest.deleted_column) == 0 ||
 	    strcmp(name, cfg->dest.synced_column) == 0)
 		return true;
 	for (int c = 0; c < t->ncols; c++)
-		if (strcmp(t->cols[c].name, name) == 0)
+		if (strcmp(t->cols[c].ch_name, name) == 0)
 			return true;
 	for (int d = 0; d < t->nderived; d++)
 		if (strcmp(t->derived[d].name, name) == 0)
@@ -215,6 +219,21 @@ static bool read_derived(lua_State *L, const Config *cfg, Table *t)
 	return ok;
 }
 
+/* columns[i] (at the top of the stack) keeps its ClickHouse name: renames are the config's
+ * (`columns = { ... }` in the table's entry), so that the stream and a copy made again, which
+ * do not run on_table, name the same columns. */
+static bool ch_name_kept(lua_State *L, const Table *t, int i)
+{
+	int ft = lua_getfield(L, -1, "ch_name");
+	bool kept = ft == LUA_TNIL || (ft == LUA_TSTRING && strcmp(lua_tostring(L, -1), t->cols[i].ch_name) == 0);
+	if (!kept)
+		log_error("on_table(%s): column %s: ch_name is read-only; rename a column in the table's entry with "
+			  "columns = { %s = \"...\" }",
+			  t->display, t->cols[i].name, t->cols[i].name);
+	lua_pop(L, 1);
+	return kept;
+}
+
 static bool read_back(lua_State *L, const Config *cfg, const ChCaps *caps, Table *t)
 {
 	bool ok = check_fields(L, cfg, t);
@@ -238,6 +257,8 @@ static bool read_back(lua_State *L, const Config *cfg, const ChCaps *caps, Table
 	if (lua_getfield(L, -1, "columns") == LUA_TTABLE) {
 		for (int i = 0; i < t->ncols; i++) {
 			lua_rawgeti(L, -1, i + 1); /* columns[i] */
+			if (lua_istable(L, -1) && !ch_name_kept(L, t, i))
+				ok = false;
 			int ft = LUA_TNIL;
 			if (lua_istable(L, -1))
 				ft = lua_getfield(L, -1, "ch_type");
@@ -288,9 +309,14 @@ static bool read_back(lua_State *L, const Config *cfg, const ChCaps *caps, Table
 			for (int c = 0; name && c < t->ncols; c++)
 				if (strcmp(t->cols[c].name, name) == 0)
 					order[i] = c;
+			const char *from = NULL; /* a ClickHouse name given instead of the source's */
+			for (int c = 0; name && order[i] < 0 && c < t->ncols; c++)
+				if (strcmp(t->cols[c].ch_name, name) == 0 && strcmp(t->cols[c].name, name) != 0)
+					from = t->cols[c].name;
 			if (order[i] < 0) {
-				log_error("on_table(%s): order_by names \"%s\", which is not a replicated column", t->display,
-					  name ? name : "?");
+				log_error("on_table(%s): order_by names \"%s\", which is not a replicated column%s%s%s", t->display,
+					  name ? name : "?", from ? " (t.order_by names source columns: write " : "",
+					  from ? from : "", from ? ")" : "");
 				ok = false;
 			}
 			lua_pop(L, 1);

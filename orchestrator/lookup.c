@@ -168,7 +168,7 @@ static bool lookup_clickhouse(const LookupTable *lt, const Config *cfg, ChConn *
 	for (int c = 0; c < t->ncols; c++) {
 		if (c)
 			buf_puts(&sql, ", ");
-		ch_quote_ident(&sql, t->cols[c].name);
+		ch_quote_ident(&sql, t->cols[c].ch_name);
 	}
 	buf_puts(&sql, " FROM ");
 	plan_target(t, cfg, &sql);
@@ -178,7 +178,7 @@ static bool lookup_clickhouse(const LookupTable *lt, const Config *cfg, ChConn *
 	for (int k = 0; k < t->nkey; k++) {
 		if (k)
 			buf_puts(&sql, ", ");
-		ch_quote_ident(&sql, t->cols[t->key[k]].name);
+		ch_quote_ident(&sql, t->cols[t->key[k]].ch_name);
 	}
 	buf_puts(&sql, ") IN (");
 	int n = 0;

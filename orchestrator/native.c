@@ -54,7 +54,7 @@ void native_init(NativeBlock *b, const Table *t, const Config *cfg, uint64_t ver
 	ChCaps plain;
 	memset(&plain, 0, sizeof plain);
 	for (int i = 0; i < t->ncols; i++)
-		col_init(&b->cols[i], t->cols[i].name, &t->cols[i].ch, &plain);
+		col_init(&b->cols[i], t->cols[i].ch_name, &t->cols[i].ch, &plain);
 	b->version_name = xstrdup(cfg->dest.version_column);
 	b->deleted_name = xstrdup(cfg->dest.deleted_column);
 	b->version = version;

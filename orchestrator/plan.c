@@ -165,7 +165,7 @@ void plan_add_column_sql(const Table *t, const Config *cfg, const ChCaps *caps, 
 	stored_table(t, cfg, caps, out);
 	cluster_on_clause(&cfg->dest, out);
 	buf_puts(out, " ADD COLUMN ");
-	ch_quote_ident(out, c->name);
+	ch_quote_ident(out, c->ch_name);
 	buf_put_u8(out, ' ');
 	types_ch_name(&c->ch, out);
 	buf_puts(out, default_expr ? default_expr : "");
@@ -197,7 +197,7 @@ void plan_sharding_key(const Table *t, const Config *cfg, Buf *out)
 	for (int i = 0; i < t->norder; i++) {
 		if (i)
 			buf_puts(out, ", ");
-		ch_quote_ident(out, t->cols[t->order[i]].name);
+		ch_quote_ident(out, t->cols[t->order[i]].ch_name);
 	}
 	buf_put_u8(out, ')');
 }
@@ -222,7 +222,7 @@ void plan_create_table(const Table *t, const Config *cfg, const ChCaps *caps, Bu
 	buf_puts(out, "\n(\n");
 	for (int i = 0; i < t->ncols; i++) {
 		buf_puts(out, "    ");
-		ch_quote_ident(out, t->cols[i].name);
+		ch_quote_ident(out, t->cols[i].ch_name);
 		buf_put_u8(out, ' ');
 		types_ch_name(&t->cols[i].ch, out);
 		buf_puts(out, ",\n");
@@ -256,7 +256,7 @@ void plan_create_table(const Table *t, const Config *cfg, const ChCaps *caps, Bu
 	for (int i = 0; i < t->norder; i++) {
 		if (i)
 			buf_puts(out, ", ");
-		ch_quote_ident(out, t->cols[t->order[i]].name);
+		ch_quote_ident(out, t->cols[t->order[i]].ch_name);
 	}
 	buf_puts(out, ")");
 	if (plan_sharded(caps)) {
@@ -273,13 +273,29 @@ static int count_parts(const Plan *plan, int table)
 	return n;
 }
 
+static void put_note(Buf *out, bool json, bool *first, const char *note)
+{
+	if (json) {
+		buf_puts(out, *first ? "" : ", ");
+		buf_json_string(out, note);
+	} else {
+		buf_printf(out, "  note: %s\n", note);
+	}
+	*first = false;
+}
+
 static void print_notes(const Table *t, Buf *out, bool json)
 {
 	bool first = true;
 	for (int i = 0; i < t->ncols; i++) {
 		const Column *c = &t->cols[i];
+		char tmp[512];
+		if (strcmp(c->name, c->ch_name) != 0) {
+			snprintf(tmp, sizeof tmp, "%s is named %s in ClickHouse (columns = { %s = \"%s\" })", c->name, c->ch_name,
+				 c->name, c->ch_name);
+			put_note(out, json, &first, tmp);
+		}
 		const char *note = NULL;
-		char tmp[256];
 		if (c->ch.text_form && !c->overridden) {
 			snprintf(tmp, sizeof tmp, "%s (%s) is written as String holding the PostgreSQL text form", c->name,
 				 c->type_name);
@@ -293,15 +309,8 @@ static void print_notes(const Table *t, Buf *out, bool json)
 				 c->name);
 			note = tmp;
 		}
-		if (!note)
-			continue;
-		if (json) {
-			buf_puts(out, first ? "" : ", ");
-			buf_json_string(out, note);
-		} else {
-			buf_printf(out, "  note: %s\n", note);
-		}
-		first = false;
+		if (note)
+			put_note(out, json, &first, note);
 	}
 }
 
@@ -343,6 +352,8 @@ void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const C
 				types_ch_name(&t->cols[i].ch, &chn);
 				buf_puts(&out, i ? ", {\"name\": " : "{\"name\": ");
 				buf_json_string(&out, t->cols[i].name);
+				buf_puts(&out, ", \"clickhouse_name\": ");
+				buf_json_string(&out, t->cols[i].ch_name);
 				buf_puts(&out, ", \"postgres_type\": ");
 				buf_json_string(&out, t->cols[i].type_name);
 				buf_puts(&out, ", \"clickhouse_type\": ");

@@ -385,7 +385,7 @@ static void check_ch_targets(DestCheck *c, const Catalog *cat)
 		buf_init(&got);
 		buf_init(&order);
 		for (int i = 0; i < tb->norder; i++)
-			buf_printf(&order, "%s%s", i ? ", " : "", tb->cols[tb->order[i]].name);
+			buf_printf(&order, "%s%s", i ? ", " : "", tb->cols[tb->order[i]].ch_name);
 		squeeze(order.data ? order.data : "", &want);
 		squeeze(trow[tr][3], &got);
 		if (strcmp(want.data ? want.data : "", got.data ? got.data : "") != 0) {
@@ -401,9 +401,11 @@ static void check_ch_targets(DestCheck *c, const Catalog *cat)
 		for (int ci = 0; ci < tb->ncols + 3; ci++) {
 			Buf type;
 			buf_init(&type);
-			const char *col;
+			const char *col, *src = NULL; /* src: the source column's name when renamed */
 			if (ci < tb->ncols) {
-				col = tb->cols[ci].name;
+				col = tb->cols[ci].ch_name;
+				if (strcmp(col, tb->cols[ci].name) != 0)
+					src = tb->cols[ci].name;
 				types_ch_name(&tb->cols[ci].ch, &type);
 			} else {
 				col = ci == tb->ncols ? cfg->dest.version_column
@@ -418,14 +420,16 @@ static void check_ch_targets(DestCheck *c, const Catalog *cat)
 			if (!have) {
 				char *cfix = xasprintf("ALTER TABLE `%s`.`%s` ADD COLUMN `%s` %s, or %s", cfg->dest.database,
 						       tb->target, col, type.data, fix);
-				findings_add(c->out, name, CHECK_FAIL, cfix, "ClickHouse table %s.%s exists without column %s (%s)",
-					     cfg->dest.database, tb->target, col, type.data);
+				findings_add(c->out, name, CHECK_FAIL, cfix, "ClickHouse table %s.%s exists without column %s (%s)%s%s%s",
+					     cfg->dest.database, tb->target, col, type.data,
+					     src ? ", the ClickHouse name of source column " : "", src ? src : "",
+					     src ? " (columns = { ... }): was the rename changed? pgch run copies the table again" : "");
 				free(cfix);
 				problems++;
 			} else if (strcmp(have, type.data) != 0) {
 				char *cfix = ci < tb->ncols
 						     ? xasprintf("%s; or keep it with types = { %s = \"%s\" } in the entry for %s",
-								 fix, col, have, tb->display)
+								 fix, tb->cols[ci].name, have, tb->display)
 						     : xstrdup(fix);
 				findings_add(c->out, name, CHECK_FAIL, cfix,
 					     "ClickHouse table %s.%s has column %s as %s, pgch writes %s", cfg->dest.database, tb->target,

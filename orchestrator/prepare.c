@@ -241,14 +241,12 @@ static bool open_slot(const Config *cfg, PGconn *pg, ChConn *ch, SlotPlan plan, 
 static bool add_new_columns(PGconn *pg, ChConn *ch, const Config *cfg, Catalog *cat, const PrepareOptions *o,
 			    Prepared *p)
 {
-	p->unsure = xcalloc((size_t)cat->ntables + 1, sizeof(bool));
+	p->unsure = xcalloc((size_t)cat->ntables + 1, sizeof(const char *));
 	for (int ti = 0; ti < cat->ntables; ti++) {
 		if (!schema_add_columns(ch, pg, cfg, &cat->tables[ti], &p->unsure[ti]))
 			return false;
 		if (p->unsure[ti] && !o->run_mode)
-			log_warn("%s: columns were added while pgch was not running and rows copied earlier may not have "
-				 "their values; copy it again with pgch snapshot --restart",
-				 cat->tables[ti].display);
+			log_warn("%s: %s; copy it again with pgch snapshot --restart", cat->tables[ti].display, p->unsure[ti]);
 	}
 	return true;
 }
@@ -290,8 +288,9 @@ bool prepare_recopy(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, Sch
 		    uint64_t unrep, const char *restart_hint)
 {
 	Table *t = &cat->tables[ti];
-	bool changed;
-	if (!catalog_refresh(pg, cfg, &ch->caps, t, restart_hint, &changed) || !target_reset(ch, cfg, t, changed))
+	bool changed, extra = false;
+	if (!catalog_refresh(pg, cfg, &ch->caps, t, restart_hint, &changed) ||
+	    (!changed && !schema_dest_extra(ch, cfg, t, &extra)) || !target_reset(ch, cfg, t, changed || extra))
 		return false;
 	sched_reset_table(sched, ti, newest_lsn);
 	const Plan *plan = &sched->plan;

@@ -42,7 +42,8 @@ typedef struct Prepared {
 	uint64_t slot_start;    /* where the slot's changes start */
 	uint64_t max_lsn;       /* largest consistent point a done partition was read under, >= slot_start */
 	int64_t *unrep;         /* per table: unrepresentable values recorded so far */
-	bool *unsure;           /* per table: columns added while pgch was away, old rows' values unknown */
+	const char **unsure;    /* per table: NULL, or why the old rows' values of columns added while
+				 * pgch was away are unknown (schema_add_columns) */
 } Prepared;
 
 typedef struct PrepareOptions {

@@ -9,7 +9,8 @@
  * (a value the ClickHouse column cannot take follows its on_unrepresentable policy). A
  * table without a hook never reaches this module.
  *
- * In Lua, row is a table keyed by column name: integers and floats as numbers, booleans as
+ * In Lua, row is a table keyed by the source's column names (also for a column the table
+ * entry renames in ClickHouse: the hook sees source rows): integers and floats as numbers, booleans as
  * booleans, NULL as nil, everything else as its text form; t is { source = "schema.name",
  * target = "..." }. The hook returns the row (changed in place, or a new table) or nil to
  * leave it out. It may not change a key (replica identity) or ORDER BY column: deletes carry

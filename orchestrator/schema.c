@@ -80,7 +80,9 @@ void schema_diff(const Column *known, int nknown, const bool *dropped, const Col
 			out->resync = "a column changed to a type that maps differently";
 			break;
 		}
-		diff_add(out, strcmp(known[c].name, now[cur].name) == 0 ? SCHEMA_KEEP : SCHEMA_RENAME, c, cur);
+		/* renamed at the source, or its ClickHouse name changed with it (columns = { ... }) */
+		bool same = strcmp(known[c].name, now[cur].name) == 0 && strcmp(known[c].ch_name, now[cur].ch_name) == 0;
+		diff_add(out, same ? SCHEMA_KEEP : SCHEMA_RENAME, c, cur);
 	}
 	/* the source's columns pgch does not know */
 	for (int i = 0; i < nnow && !out->resync; i++) {
@@ -92,7 +94,7 @@ void schema_diff(const Column *known, int nknown, const bool *dropped, const Col
 		/* a column dropped and added again under the same name: revive the old one */
 		int revived = -1;
 		for (int c = 0; c < nknown; c++)
-			if (is_dropped(out, dropped, c) && strcmp(known[c].name, now[i].name) == 0)
+			if (is_dropped(out, dropped, c) && strcmp(known[c].ch_name, now[i].ch_name) == 0)
 				revived = c;
 		if (revived >= 0 && !types_same_ch(&known[revived].ch, &now[i].ch)) {
 			out->resync = "a column was dropped and added again with another type";
@@ -109,4 +111,12 @@ void schema_diff_free(SchemaDiff *d)
 {
 	free(d->changes);
 	memset(d, 0, sizeof *d);
+}
+
+int schema_ch_name_owner(const Table *t, const bool *dropped, const char *ch_name)
+{
+	for (int c = 0; c < t->ncols; c++)
+		if (!(dropped && dropped[c]) && strcmp(t->cols[c].ch_name, ch_name) == 0)
+			return c;
+	return -1;
 }

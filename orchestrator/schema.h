@@ -7,7 +7,9 @@
  * known destination columns by name and type and says whether every column is accounted
  * for. Only when it is not does the applier read the source catalog again and ask
  * schema_diff what changed, by attnum: a dropped column stays in ClickHouse and is written
- * empty; a rename is a rename; a column dropped and added again under its name is revived;
+ * empty; a rename is a rename (of the ClickHouse column when its ClickHouse name changes with
+ * it: the config's renames follow the source's name); a column dropped and added again under
+ * its ClickHouse name is revived;
  * a new column is added; a type that maps to another ClickHouse type cannot be applied
  * (the table is copied again). The applier (apply.c) carries the changes out, with the
  * DDL helpers in schema_ddl.c.
@@ -41,9 +43,9 @@ bool schema_map_relation(const Table *t, const bool *dropped, const PgoMsg *m, i
 
 typedef enum SchemaChangeKind {
 	SCHEMA_KEEP,   /* known column `col` is source column `now` (its type OID may have changed) */
-	SCHEMA_RENAME, /* known column `col` is now called now[`now`].name */
+	SCHEMA_RENAME, /* known column `col` is now called now[`now`].name (ClickHouse: .ch_name) */
 	SCHEMA_DROP,   /* known column `col` was dropped at the source: kept in ClickHouse, written empty */
-	SCHEMA_REVIVE, /* dropped column `col` was added again under its name, with the same ClickHouse type */
+	SCHEMA_REVIVE, /* dropped column `col` was added again under its ClickHouse name, with the same type */
 	SCHEMA_ADD,    /* source column `now` is new */
 } SchemaChangeKind;
 
@@ -67,6 +69,10 @@ typedef struct SchemaDiff {
 void schema_diff(const Column *known, int nknown, const bool *dropped, const Column *now, int nnow, SchemaDiff *out);
 void schema_diff_free(SchemaDiff *d);
 
+/* A known column, not dropped at the source, that ClickHouse knows as ch_name (a new source
+ * column's ClickHouse name taken by another's rename), or -1. */
+int schema_ch_name_owner(const Table *t, const bool *dropped, const char *ch_name);
+
 /* ---------------------------------------------------------------- with the servers (schema_ddl.c) */
 
 /* Does the destination table have a column of this name? false if the query failed (logged). */
@@ -83,9 +89,16 @@ bool schema_missing_default(PGconn *conn, const Table *t, const Column *c, Buf *
 /*
  * Before any worker starts: add the source's columns that an existing destination table
  * lacks (columns added while pgch was not running), with their missing-value defaults.
- * *unsure: the old rows' values of an added column cannot be known (a volatile default, or
- * the destination has columns the source lacks, so it may be a rename): copy it again.
+ * *unsure (NULL, or why): the old rows' values of an added column cannot be known (a volatile
+ * default, or the destination has columns the plan lacks, so it may be a rename): copy it again.
  */
-bool schema_add_columns(ChConn *ch, PGconn *pg, const Config *cfg, const Table *t, bool *unsure);
+bool schema_add_columns(ChConn *ch, PGconn *pg, const Config *cfg, const Table *t, const char **unsure);
+
+/*
+ * Before a table is copied again: does its destination table have columns the plan lacks
+ * (dropped or renamed at the source, or renamed in the config's columns = { ... })? Then it
+ * is made anew rather than truncated. false if the query failed (logged).
+ */
+bool schema_dest_extra(ChConn *ch, const Config *cfg, const Table *t, bool *extra);
 
 #endif

@@ -77,52 +77,101 @@ bool schema_missing_default(PGconn *conn, const Table *t, const Column *c, Buf *
 	return ok;
 }
 
-bool schema_add_columns(ChConn *ch, PGconn *pg, const Config *cfg, const Table *t, bool *unsure)
+/* The destination's column names, one per line of ans (names with a newline are refused by
+ * the config and never made by pgch); the strings point into ans. */
+static char **dest_columns(ChConn *ch, const Config *cfg, const Table *t, Buf *ans, int *n, bool *ok)
 {
-	*unsure = false;
-	Buf sql, ans;
-	buf_init(&sql);
-	buf_init(&ans);
-	bool ok = ch_columns(ch, cfg->dest.database, t->target, &ans);
-	/* the destination's column names, one per line (names with a newline are not expected) */
-	int nhave = 0, extra = 0, added = 0;
+	*n = 0;
+	*ok = ch_columns(ch, cfg->dest.database, t->target, ans);
 	char **have = NULL;
-	for (char *line = ans.data, *next; ok && line && *line; line = next) {
+	for (char *line = ans->data, *next; *ok && line && *line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
-		have = xrealloc(have, sizeof(char *) * (size_t)(nhave + 1));
-		have[nhave++] = line;
-		bool known = strcmp(line, cfg->dest.version_column) == 0 || strcmp(line, cfg->dest.deleted_column) == 0 ||
-			     strcmp(line, cfg->dest.synced_column) == 0;
-		for (int c = 0; c < t->ncols && !known; c++)
-			known = strcmp(t->cols[c].name, line) == 0;
-		extra += !known;
+		have = xrealloc(have, sizeof(char *) * (size_t)(*n + 1));
+		have[(*n)++] = line;
 	}
+	return have;
+}
+
+/* Is name a column the plan has for t: a replicated one (its ClickHouse name), a derived one,
+ * or one of pgch's? */
+static bool planned_column(const Config *cfg, const Table *t, const char *name)
+{
+	bool known = strcmp(name, cfg->dest.version_column) == 0 || strcmp(name, cfg->dest.deleted_column) == 0 ||
+		     strcmp(name, cfg->dest.synced_column) == 0;
+	for (int c = 0; c < t->ncols && !known; c++)
+		known = strcmp(t->cols[c].ch_name, name) == 0;
+	for (int d = 0; d < t->nderived && !known; d++)
+		known = strcmp(t->derived[d].name, name) == 0;
+	return known;
+}
+
+bool schema_add_columns(ChConn *ch, PGconn *pg, const Config *cfg, const Table *t, const char **unsure)
+{
+	*unsure = NULL;
+	Buf sql, ans, extra;
+	buf_init(&sql);
+	buf_init(&ans);
+	buf_init(&extra);
+	int nhave, added = 0;
+	bool ok;
+	char **have = dest_columns(ch, cfg, t, &ans, &nhave, &ok);
+	for (int i = 0; i < nhave; i++)
+		if (!planned_column(cfg, t, have[i]))
+			buf_printf(&extra, "%s%s", extra.len ? ", " : "", have[i]);
 	for (int c = 0; ok && c < t->ncols; c++) {
 		bool present = false;
 		for (int i = 0; i < nhave && !present; i++)
-			present = strcmp(have[i], t->cols[c].name) == 0;
+			present = strcmp(have[i], t->cols[c].ch_name) == 0;
 		if (present)
 			continue;
 		Buf def;
 		buf_init(&def);
 		if (!schema_missing_default(pg, t, &t->cols[c], &def)) {
 			buf_reset(&def); /* a volatile default rewrote the table: old rows hold values pgch never saw */
-			*unsure = true;
+			*unsure = "columns were added while pgch was not running and the old rows' values are unknown";
 		}
 		buf_reset(&sql);
 		plan_add_column_sql(t, cfg, &ch->caps, &t->cols[c], def.data, &sql);
 		buf_free(&def);
-		log_info("%s.%s was added at the source while pgch was not running: %s", t->display, t->cols[c].name, sql.data);
+		if (extra.len)
+			log_info("%s.%s (%s in ClickHouse) is not in ClickHouse, which has %s instead: added at the source "
+				 "while pgch was not running, or renamed there or in the config's columns: %s",
+				 t->display, t->cols[c].name, t->cols[c].ch_name, extra.data, sql.data);
+		else
+			log_info("%s.%s was added at the source while pgch was not running: %s", t->display, t->cols[c].name,
+				 sql.data);
 		ok = cluster_ddl(ch, sql.data);
 		added++;
 	}
-	/* a destination column the source no longer has may be the old name of a renamed one */
-	if (added && extra)
-		*unsure = true;
+	/* a destination column the plan no longer has may be the old name of a renamed one (at the
+	 * source, or in the config's columns = { ... }) */
+	if (added && extra.len)
+		*unsure = "its ClickHouse table has columns the plan does not (renamed at the source or in the config's "
+			  "columns?), and the new ones have no values for the rows copied before";
 	free(have);
 	buf_free(&sql);
+	buf_free(&ans);
+	buf_free(&extra);
+	return ok;
+}
+
+bool schema_dest_extra(ChConn *ch, const Config *cfg, const Table *t, bool *extra)
+{
+	Buf ans;
+	buf_init(&ans);
+	int nhave;
+	bool ok;
+	char **have = dest_columns(ch, cfg, t, &ans, &nhave, &ok);
+	*extra = false;
+	for (int i = 0; ok && i < nhave && !*extra; i++)
+		*extra = !planned_column(cfg, t, have[i]);
+	if (*extra)
+		log_info("%s: its ClickHouse table has columns the plan does not have (dropped or renamed at the source, or "
+			 "renamed in the config)",
+			 t->display);
+	free(have);
 	buf_free(&ans);
 	return ok;
 }

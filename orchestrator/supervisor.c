@@ -559,8 +559,7 @@ static int supervise(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const Su
 	if (run_mode) {
 		for (int ti = 0; ti < cat->ntables; ti++)
 			if (pre.unsure[ti])
-				role_request_resync(s, ti, "columns were added while pgch was not running and the old rows' values are "
-						      "unknown");
+				role_request_resync(s, ti, pre.unsure[ti]);
 		role_read_requests(s, &pre.st);
 		s->last_control = progress_now();
 	}

@@ -86,7 +86,7 @@ static bool ch_aggregates(ChConn *ch, const Config *cfg, const Table *t, Buf *ou
 			continue;
 		Buf q;
 		buf_init(&q);
-		ch_quote_ident(&q, c->name);
+		ch_quote_ident(&q, c->ch_name);
 		buf_printf(&sql, ", '|', toString(sum(toUInt64(%s))), '|', toString(if(count() = 0, 0, min(%s))), '|', "
 				 "toString(if(count() = 0, 0, max(%s)))",
 			   q.data, q.data, q.data);

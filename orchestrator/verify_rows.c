@@ -108,6 +108,9 @@ void verify_note(Compare *cmp, const char *key_text, const char *what, const cha
 		Buf name;
 		buf_init(&name);
 		buf_put(&name, p, len);
+		char *hint = strstr(name.data, " ("); /* "c (x in ClickHouse)": the source's name c */
+		if (hint)
+			*hint = '\0';
 		buf_puts(&cmp->shown_json, n++ ? ", " : "");
 		buf_json_string(&cmp->shown_json, name.data);
 		buf_free(&name);
@@ -166,7 +169,7 @@ bool verify_recheck_where(const Compare *cmp, Buf *pg_where, Buf *ch_where)
 		buf_printf(pg_where, "%s%s", k ? ", " : "", q);
 		free(q);
 		buf_puts(ch_where, k ? ", toString(" : "toString(");
-		ch_quote_ident(ch_where, c->name);
+		ch_quote_ident(ch_where, c->ch_name);
 		buf_puts(ch_where, ")");
 	}
 	buf_printf(pg_where, "%s IN (%s)", t->nkey > 1 ? ")" : "", cmp->recheck_pg.data);
@@ -207,8 +210,12 @@ static void match(Compare *cmp, VRow *src, VRow *dst)
 		buf_init(&cols);
 		for (int c = 0; c < t->ncols; c++) {
 			uint32_t a = src->off[c + 1] - src->off[c], b = dst->off[c + 1] - dst->off[c];
-			if (a != b || memcmp(src->row + src->off[c], dst->row + dst->off[c], a) != 0)
-				buf_printf(&cols, "%s%s", cols.len ? ", " : "", t->cols[c].name);
+			if (a == b && memcmp(src->row + src->off[c], dst->row + dst->off[c], a) == 0)
+				continue;
+			const Column *col = &t->cols[c];
+			buf_printf(&cols, "%s%s", cols.len ? ", " : "", col->name);
+			if (strcmp(col->name, col->ch_name) != 0) /* renamed: what to look at in ClickHouse */
+				buf_printf(&cols, " (%s in ClickHouse)", col->ch_name);
 		}
 		verify_note(cmp, src->key_text, "differs in", cols.data);
 		buf_free(&cols);
@@ -418,15 +425,15 @@ static void order_by(const Table *t, PGconn *pg, Buf *pg_order, Buf *ch_order)
 		buf_puts(ch_order, k ? ", " : " ORDER BY ");
 		if (c->ch.kind == CH_STRING) {
 			buf_printf(pg_order, "%s::text COLLATE \"C\"", q);
-			ch_quote_ident(ch_order, c->name);
+			ch_quote_ident(ch_order, c->ch_name);
 		} else if (c->ch.kind == CH_UUID) {
 			buf_puts(pg_order, q);
 			buf_puts(ch_order, "toString(");
-			ch_quote_ident(ch_order, c->name);
+			ch_quote_ident(ch_order, c->ch_name);
 			buf_puts(ch_order, ")");
 		} else {
 			buf_puts(pg_order, q);
-			ch_quote_ident(ch_order, c->name);
+			ch_quote_ident(ch_order, c->ch_name);
 		}
 		free(q);
 	}
@@ -462,7 +469,7 @@ bool verify_compare_table(Compare *cmp, ChConn *ch, const ChCaps *caps)
 		buf_reset(&sql);
 		buf_puts(&sql, "SELECT ");
 		for (int c = 0; c < t->ncols; c++) {
-			ch_quote_ident(&sql, t->cols[c].name);
+			ch_quote_ident(&sql, t->cols[c].ch_name);
 			buf_puts(&sql, ", ");
 		}
 		ch_quote_ident(&sql, cmp->cfg->dest.version_column);
@@ -470,7 +477,7 @@ bool verify_compare_table(Compare *cmp, ChConn *ch, const ChCaps *caps)
 		ch_quote_ident(&sql, cmp->cfg->dest.deleted_column);
 		for (int k = 0; k < t->nkey; k++) {
 			buf_puts(&sql, ", toString(");
-			ch_quote_ident(&sql, t->cols[t->key[k]].name);
+			ch_quote_ident(&sql, t->cols[t->key[k]].ch_name);
 			buf_puts(&sql, ")");
 		}
 		buf_puts(&sql, " FROM ");

@@ -1,6 +1,6 @@
 -- modelling.lua — data modelling at the row level on the Northwind sample
--- (contrib/datasets/northwind): a row filter, a derived column and a row hook that masks
--- personal data. The README's "Data modelling hooks" explains each one.
+-- (contrib/datasets/northwind): a row filter, column renames, a derived column and a row hook
+-- that masks personal data. The README's "Data modelling hooks" explains each one.
 --
 --   createdb northwind && psql -d northwind -f contrib/datasets/northwind/northwind.sql
 --   PGHOST=127.0.0.1 PGPORT=5432 CH_URL=http://127.0.0.1:8123 pgch plan contrib/examples/modelling.lua
@@ -22,7 +22,12 @@ tables = {
   -- snapshot reads with it and the publication filters the stream with it (PostgreSQL 15+),
   -- so an order moved below 10300 is deleted in ClickHouse. A filter may read only key
   -- columns unless the table has REPLICA IDENTITY FULL (pgch says so otherwise).
-  { "public.orders", where = "order_id >= 10300" },
+  -- Two columns get the warehouse's names: ClickHouse has `ordered_on` and `city`, PostgreSQL
+  -- keeps order_date and ship_city. Everything in the entry (where, order_by, types, ...) and
+  -- the row hook name source columns; partition_by and derived columns are ClickHouse SQL and
+  -- use the ClickHouse names (see on_table below).
+  { "public.orders", where = "order_id >= 10300",
+    columns = { order_date = "ordered_on", ship_city = "city" } },
 
   -- The customers' phone and fax numbers are masked before they leave pgch. A row hook sees
   -- the whole row: integers and floats as numbers, booleans as booleans, NULL as nil and
@@ -39,7 +44,8 @@ tables = {
 
 function on_table(t)
   if t.source == "public.orders" then
-    -- computed by ClickHouse as rows arrive (MATERIALIZED): pgch spends nothing on it
-    pgch.add_column(t, "order_month", "Nullable(UInt32)", "toYYYYMM(order_date)")
+    -- computed by ClickHouse as rows arrive (MATERIALIZED): pgch spends nothing on it. The
+    -- expression is ClickHouse's, over the renamed column.
+    pgch.add_column(t, "order_month", "Nullable(UInt32)", "toYYYYMM(ordered_on)")
   end
 end

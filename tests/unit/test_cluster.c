@@ -17,6 +17,7 @@ static Column col(const char *name, ChKind kind)
 	Column c;
 	memset(&c, 0, sizeof c);
 	c.name = (char *)name;
+	c.ch_name = (char *)name;
 	c.ch.kind = kind;
 	return c;
 }

@@ -18,6 +18,7 @@ static Column col(const char *name, int attnum, uint32_t oid, const char *ch_typ
 	Column c;
 	memset(&c, 0, sizeof c);
 	c.name = (char *)name;
+	c.ch_name = (char *)name;
 	c.attnum = attnum;
 	c.type_oid = oid;
 	c.kind = kind;
