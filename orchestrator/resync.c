@@ -18,6 +18,19 @@ bool resync_is_shadow_of(const char *name, const char *target)
 	return name && strncmp(name, target, n) == 0 && strncmp(name + n, RESYNC_SHADOW_MARK, m) == 0 && name[n + m];
 }
 
+char *resync_real_target(const char *name)
+{
+	const char *mark = name ? strstr(name, RESYNC_SHADOW_MARK) : NULL;
+	if (!mark || mark == name)
+		return NULL;
+	char *real = xstrndup(name, (size_t)(mark - name));
+	if (!resync_is_shadow_of(name, real)) {
+		free(real);
+		return NULL;
+	}
+	return real;
+}
+
 /* The table that holds the rows: name, or on shards name_local (malloc'd). */
 static char *stored_name(const char *name, const ChCaps *caps)
 {

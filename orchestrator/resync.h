@@ -34,6 +34,8 @@
 
 /* Is name a shadow table of target (recorded as a table's target by a resync)? */
 bool resync_is_shadow_of(const char *name, const char *target);
+/* The real target a shadow table's name belongs to (malloc'd), NULL if name is no shadow's. */
+char *resync_real_target(const char *name);
 
 typedef enum SwapHow {
 	SWAP_EXCHANGE, /* EXCHANGE TABLES target AND shadow: the old rows end up under the shadow's name */

@@ -28,6 +28,10 @@ wait_table_equal 60 t id v
 after_runs() { ch "SELECT count() FROM $CHDB.after_runs"; }
 runs_before=$(after_runs)
 shadows() { ch "SELECT count() FROM system.tables WHERE database = '$CHDB' AND name LIKE 't\\_\\_pgch\\_%'"; }
+# the progress table names a shadow as t's target (the resync is under way, recorded)
+recorded_shadow() {
+	[ "$(ch "SELECT count() FROM $CHDB._pgch_state FINAL WHERE pipe = '$T_NAME' AND source_table = 'public.t' AND part = -1 AND target LIKE 't\\_\\_pgch\\_resync\\_%'")" = 1 ]
+}
 
 # the load: each transaction inserts a row, updates one and deletes one (logged in deleted_log,
 # which is not replicated, so a reader knows how many rows were deleted so far)
@@ -104,7 +108,7 @@ wait_table_equal 30 other id v
 pg -c "INSERT INTO t VALUES (900001, 1, 'before kill')"
 "$PGCH" resync --table public.t "$WORK/ra.lua" >/dev/null 2>&1
 # the supervisor, which swaps, stopped the moment the shadow appears, then killed
-poll_until 30 eval '[ "$(shadows)" -gt 0 ]'
+poll_until 30 recorded_shadow
 ok $? "the second resync created its shadow table"
 kill -STOP "$RUN_PID"
 is "$(grep -c 'public\.t: the new copy is swapped in' "$RUN_LOG")" 1 "stopped before the second swap"
@@ -128,5 +132,18 @@ same_sample t "id, v, note" id "1 = 1" "t: equal value by value after the restar
 is "$(shadows)" 0 "no shadow table left after the restart"
 is "$(ch "SELECT target FROM $CHDB._pgch_state FINAL WHERE pipe = '$T_NAME' AND source_table = 'public.t' AND part = -1")" t \
 	"the progress table names t's real target again"
-run_stop
+
+# pgch drop --tables after a run killed during a resync drops the shadow and the table
+"$PGCH" resync --table public.t "$WORK/ra.lua" >/dev/null 2>&1
+poll_until 30 recorded_shadow
+ok $? "a third resync created its shadow table"
+kill -STOP "$RUN_PID"
+kill -KILL "$RUN_PID"
+wait "$RUN_PID" 2>/dev/null
+RUN_PID=
+sleep 2 # the killed run's walsender lets go of the slot
+"$PGCH" drop --tables "$WORK/ra.lua" >"$WORK/drop.out" 2>&1
+is "$?" 0 "pgch drop --tables after a run killed during a resync: exit 0"
+is "$(ch "SELECT count() FROM system.tables WHERE database = '$CHDB' AND (name = 't' OR name LIKE 't\\_\\_pgch\\_%')")" 0 \
+	"pgch drop --tables dropped t and its shadow"
 done_testing

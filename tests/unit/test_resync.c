@@ -32,6 +32,12 @@ int main(void)
 	ok(!resync_is_shadow_of("orders_items__pgch_resync_17", "orders"), "another table's shadow is not");
 	ok(!resync_is_shadow_of("orders__pgch_old_17", "orders"), "an old table is not a shadow");
 	ok(!resync_is_shadow_of(NULL, "orders"), "no name is not");
+	char *real = resync_real_target("orders__pgch_resync_17");
+	is_str(real ? real : "(null)", "orders", "a shadow's real target");
+	free(real);
+	ok(resync_real_target("orders") == NULL, "a table that is no shadow has none");
+	ok(resync_real_target("__pgch_resync_17") == NULL, "a name that is only the mark has none");
+	ok(resync_real_target("orders__pgch_resync_") == NULL, "a mark without a generation has none");
 
 	char *s = swap(&cfg, &one, SWAP_RENAME);
 	is_str(s, "RENAME TABLE `app`.`orders` TO `app`.`orders__pgch_old_17`, `app`.`orders__pgch_resync_17` TO `app`.`orders`",
