@@ -727,6 +727,7 @@ static void free_table(Table *t)
 	free(t->display);
 	free(t->qualified);
 	free(t->target);
+	free(t->resync_target);
 	free(t->partition_by);
 }
 

@@ -76,6 +76,8 @@ typedef struct Table {
 	int *order;             /* ClickHouse ORDER BY: indexes into cols */
 	int norder;
 	char *target;
+	char *resync_target;    /* while it is copied again into a shadow table (resync.h): its real
+				 * target, target naming the shadow; NULL otherwise */
 	char *partition_by;
 	const TableRule *rule;  /* the most specific rule that selected it (options) */
 	Leaf *leaves;           /* the table itself, or its leaf partitions */

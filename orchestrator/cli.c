@@ -18,6 +18,7 @@
 #include "log.h"
 #include "pg.h"
 #include "plan.h"
+#include "resync.h"
 #include "preflight.h"
 #include "progress.h"
 #include "slot.h"
@@ -429,14 +430,21 @@ int cli_drop(const char *config, const CliOptions *o)
 		for (int i = 0; ok && i < st.n; i++) {
 			if (st.rows[i].kind != STATE_TABLE)
 				continue;
-			Table t = {.target = st.rows[i].target}; /* as recorded: the source table may be gone */
-			Buf q;
-			buf_init(&q);
-			plan_drop_sql(&t, cfg, &s.ch.caps, &q);
-			ok = cluster_ddl(&s.ch, q.data);
-			if (ok)
-				log_info("dropped ClickHouse table %s.%s", cfg->dest.database, st.rows[i].target);
-			buf_free(&q);
+			/* as recorded: the source table may be gone; a row naming a resync's shadow
+			 * table stands for the shadow and the table it was to replace */
+			char *real = resync_real_target(st.rows[i].target);
+			const char *names[2] = {st.rows[i].target, real};
+			for (int k = 0; ok && k < 2 && names[k]; k++) {
+				Table t = {.target = (char *)names[k]};
+				Buf q;
+				buf_init(&q);
+				plan_drop_sql(&t, cfg, &s.ch.caps, &q);
+				ok = cluster_ddl(&s.ch, q.data);
+				if (ok)
+					log_info("dropped ClickHouse table %s.%s", cfg->dest.database, names[k]);
+				buf_free(&q);
+			}
+			free(real);
 		}
 	}
 	state_free(&st);

@@ -163,8 +163,10 @@ static const Command commands[] = {
 	 "Example:  pgch verify --table public.orders pipe.lua\n"},
 	{"resync", cli_resync, OPT_TABLE,
 	 "Copy one table again while the pipe runs, for example after a change pgch could not\n"
-	 "apply. The running `pgch run` picks the request up within seconds; changes keep\n"
-	 "streaming meanwhile and the newest version of each row wins.\n"
+	 "apply. The running `pgch run` picks the request up within seconds and copies the table\n"
+	 "into a shadow table (<target>__pgch_resync_<n>), with its changes; readers keep the old\n"
+	 "rows until the copy is swapped in with one EXCHANGE TABLES or RENAME TABLE, never an\n"
+	 "empty table. The old table is then dropped and the table's after statements run again.\n"
 	 "\n"
 	 "  --table T   the table: schema.table, or its ClickHouse name (required)\n"
 	 "\n"

@@ -158,6 +158,15 @@ static void remake_distributed(const Table *t, const Config *cfg, const ChCaps *
 	create_distributed(t, cfg, caps, false, out);
 }
 
+void plan_distributed_sql(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out)
+{
+	buf_puts(out, "DROP TABLE IF EXISTS ");
+	plan_target(t, cfg, out);
+	cluster_on_clause(&cfg->dest, out);
+	buf_puts(out, PLAN_NEXT_STATEMENT);
+	create_distributed(t, cfg, caps, false, out);
+}
+
 void plan_add_column_sql(const Table *t, const Config *cfg, const ChCaps *caps, const Column *c, const char *default_expr,
 			 Buf *out)
 {

@@ -86,6 +86,10 @@ void plan_add_column_sql(const Table *t, const Config *cfg, const ChCaps *caps, 
 void plan_rename_column_sql(const Table *t, const Config *cfg, const ChCaps *caps, const char *from, const char *to,
 			    Buf *out);
 
+/* On shards: the Distributed table dropped and created again over the local tables, taking
+ * their columns (two statements). */
+void plan_distributed_sql(const Table *t, const Config *cfg, const ChCaps *caps, Buf *out);
+
 /* Print the plan for humans (pgch plan) or as JSON (--json). */
 void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const ChCaps *caps, bool json);
 

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "pg.h"
+#include "resync.h"
 #include "runcheck.h"
 #include "schema.h"
 #include "target.h"
@@ -146,6 +147,8 @@ static bool record_plan(ChConn *ch, const Config *cfg, const Catalog *cat, const
 	}
 	for (int ti = 0; ti < cat->ntables; ti++) {
 		const StateRecord *r = state_find(&p->st, STATE_TABLE, cat->tables[ti].display, 0);
+		if (r && resync_is_shadow_of(r->target, cat->tables[ti].target))
+			continue; /* its copy into a shadow was cut short: mark_unswapped's */
 		if (!r || r->status != STATE_DONE)
 			state_row_table(&rows[n++], &cat->tables[ti], ti, &p->plan, STATE_COPYING, (uint64_t)p->unrep[ti]);
 	}
@@ -284,13 +287,43 @@ static bool mark_refiltered(ChConn *ch, const Config *cfg, const Catalog *cat, c
 	return true;
 }
 
+/*
+ * A table pgch run was copying into a shadow table when it stopped (its row names the
+ * shadow): copied again from the start, into a new shadow; readers kept the old table.
+ */
+static bool mark_unswapped(ChConn *ch, const Config *cfg, const Catalog *cat, const PrepareOptions *o, Prepared *p)
+{
+	static const char why[] = "pgch stopped while copying it into a shadow table";
+	for (int i = 0; i < p->st.n; i++) {
+		StateRecord *r = &p->st.rows[i];
+		const Table *t = r->kind == STATE_TABLE ? catalog_find((Catalog *)cat, r->table) : NULL;
+		if (!t || !resync_is_shadow_of(r->target, t->target))
+			continue;
+		if (!o->run_mode) {
+			log_warn("%s: %s; pgch run copies it again (or pgch snapshot --restart)", t->display, why);
+			continue;
+		}
+		if (!state_mark_needs_resync(ch, cfg, t->display, t->target, 0, why))
+			return false;
+		r->status = STATE_NEEDS_RESYNC;
+		free(r->info);
+		r->info = xstrdup(why);
+	}
+	return true;
+}
+
 bool prepare_recopy(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, Sched *sched, int ti, uint64_t newest_lsn,
-		    uint64_t unrep, const char *restart_hint)
+		    uint64_t unrep, const char *restart_hint, bool shadow)
 {
 	Table *t = &cat->tables[ti];
 	bool changed, extra = false;
-	if (!catalog_refresh(pg, cfg, &ch->caps, t, restart_hint, &changed) ||
-	    (!changed && !schema_dest_extra(ch, cfg, t, &extra)) || !target_reset(ch, cfg, t, changed || extra))
+	resync_abandon(t); /* begun again before its swap: the shadow is a leftover */
+	if (!catalog_refresh(pg, cfg, &ch->caps, t, restart_hint, &changed))
+		return false;
+	/* a shadow has the table's shape now; an emptied table is made anew if it has columns
+	 * the plan lacks (a rename changed, a column dropped) */
+	if (shadow ? !resync_begin(ch, cfg, t)
+		   : (!changed && !schema_dest_extra(ch, cfg, t, &extra)) || !target_reset(ch, cfg, t, changed || extra))
 		return false;
 	sched_reset_table(sched, ti, newest_lsn);
 	const Plan *plan = &sched->plan;
@@ -357,7 +390,8 @@ PrepareResult prepare_run(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, con
 		if (out->plan.parts[i].status == PART_DONE && out->plan.parts[i].snapshot_lsn > out->max_lsn)
 			out->max_lsn = out->plan.parts[i].snapshot_lsn;
 	bool ready = target_create_all(ch, cfg, cat) && add_new_columns(pg, ch, cfg, cat, o, out) &&
-		     record_plan(ch, cfg, cat, out) && mark_refiltered(ch, cfg, cat, o, out, refiltered);
+		     record_plan(ch, cfg, cat, out) && mark_refiltered(ch, cfg, cat, o, out, refiltered) &&
+		     mark_unswapped(ch, cfg, cat, o, out);
 	free(refiltered);
 	if (!ready)
 		goto fail;

@@ -56,11 +56,12 @@ PrepareResult prepare_run(Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, con
 
 /*
  * Table ti, to be copied again while the run goes on: its columns read anew
- * (catalog_refresh), its destination emptied or recreated, then its partitions made to do
+ * (catalog_refresh), then either (shadow, pgch run) a shadow table created for the copy,
+ * swapped in later (resync.h), or its destination emptied or recreated; its partitions made to do
  * again in sched, for workers with a snapshot newer than newest_lsn (sched_reset_table), and
  * recorded so. false (logged), with nothing reset, if it cannot be copied as it is now.
  */
 bool prepare_recopy(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, Sched *sched, int ti, uint64_t newest_lsn,
-		    uint64_t unrep, const char *restart_hint);
+		    uint64_t unrep, const char *restart_hint, bool shadow);
 
 #endif

@@ -3,7 +3,8 @@
  * fails, stopped for a pause or a resync) and the catch-up worker of pgch snapshot (the
  * changes made during the copy, up to where the WAL was when the copy ended); requests from
  * pgch pause / resume / resync, read from _pgch_state every few seconds; tables copied
- * again. See supervisor_int.h.
+ * again (pgch run: into a shadow table, swapped in with the stream worker stopped, resync.h).
+ * See supervisor_int.h.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "pg.h"
 #include "prepare.h"
+#include "resync.h"
 #include "stream.h"
 #include "supervisor_int.h"
 #include "worker.h"
@@ -108,7 +110,7 @@ static bool do_resyncs(Sup *s)
 			if (s->sched.workers[i].lsn > newest)
 				newest = s->sched.workers[i].lsn;
 		if (!prepare_recopy(s->cfg, s->pg, s->ch, s->cat, &s->sched, ti, newest, (uint64_t)s->unrep[ti],
-				    s->run_mode ? "pgch run --restart" : "pgch snapshot --restart"))
+				    s->run_mode ? "pgch run --restart" : "pgch snapshot --restart", s->run_mode))
 			return false;
 		s->lines[ti].done = false;
 		s->lines[ti].started = 0;
@@ -119,7 +121,28 @@ static bool do_resyncs(Sup *s)
 		/* the copy needs a snapshot taken now, after the stream stopped */
 		slot_release(&s->snap);
 		s->snap_ok = false;
-		log_info("%s: destination truncated; copying it again", s->cat->tables[ti].display);
+		if (!s->run_mode)
+			log_info("%s: destination truncated; copying it again", s->cat->tables[ti].display);
+	}
+	return true;
+}
+
+/* A table copied into a shadow table whose partitions are all done: due to be swapped in. */
+static bool swap_due(const Sup *s, int ti)
+{
+	return s->cat->tables[ti].resync_target && !s->sched.resync[ti] && !sched_table_copying(&s->sched, ti);
+}
+
+/* Swap in the tables copied into a shadow; the stream worker, which writes to the shadow, has stopped. */
+static bool do_swaps(Sup *s)
+{
+	for (int ti = 0; ti < s->cat->ntables; ti++) {
+		if (!swap_due(s, ti))
+			continue;
+		if (!resync_finish(s->ch, s->cfg, &s->cat->tables[ti]))
+			return false;
+		/* recorded under its real name again: a restart no longer copies it again */
+		supervisor_write_table_row(s, ti, STATE_COPIED);
 	}
 	return true;
 }
@@ -175,6 +198,14 @@ void role_manage_stream(Sup *s, double now)
 	poll_requests(s, now);
 	if (sched_any_resync(&s->sched)) {
 		if (s->role.pid == 0 && !do_resyncs(s))
+			s->failed = true;
+		return;
+	}
+	for (int ti = 0; ti < s->cat->ntables; ti++) {
+		if (!swap_due(s, ti))
+			continue;
+		role_stop(s); /* it writes to the shadow, which is about to be renamed */
+		if (s->role.pid == 0 && !do_swaps(s))
 			s->failed = true;
 		return;
 	}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Schema changes the stream cannot apply in place: a column type change that maps to another
 # ClickHouse type (integer -> bigint, Int32 -> Int64) marks the table needs_resync; pgch run
-# reads its columns again, recreates its ClickHouse table with the new type and copies it,
+# reads its columns again, copies it into a shadow table with the new type and swaps that in,
 # while the other table keeps streaming. The destination ends equal.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cdc.sh"
@@ -17,8 +17,9 @@ is "$(ch "SELECT type FROM system.columns WHERE database = '$CHDB' AND table = '
 
 pg -c "ALTER TABLE t ALTER COLUMN v TYPE bigint" -c "UPDATE t SET v = v + 5000000000 WHERE id <= 100" \
    -c "DELETE FROM t WHERE id BETWEEN 101 AND 200" -c "UPDATE other SET v = -v WHERE id <= 10"
-wait_until 90 "t to be copied again" log_has 'public\.t: its columns changed; recreating its ClickHouse table' ||
-	stop_here "t was copied again"
+wait_until 90 "t to be copied again" log_has 'public\.t: the new copy is swapped in' || stop_here "t was copied again"
+like "$(cat "$RUN_LOG")" 'public\.t: copying it again into t_cdc_schema_resync\.t__pgch_resync_[0-9]+' \
+	"t was copied into a shadow table with the new shape, the old one serving readers meanwhile"
 like "$(cat "$RUN_LOG")" 'public\.t will be copied again' "the run log says t is copied again"
 wait_table_equal 90 t id v
 is "$(ch "SELECT type FROM system.columns WHERE database = '$CHDB' AND table = 't' AND name = 'v'")" "Int64" "v is Int64 now"

@@ -6,7 +6,8 @@
 # pgch run copies and streams into ReplicatedReplacingMergeTree tables on both nodes; node 1
 # (the first URL) is killed under DML and started again later: the stream moves to node 2,
 # and both replicas end equal to the source value by value, with no key lost or twice in the
-# deduplicated view. ADD COLUMN, TRUNCATE and pgch resync --table reach both nodes.
+# deduplicated view. ADD COLUMN, TRUNCATE and pgch resync --table (a shadow table swapped in
+# with RENAME TABLE ON CLUSTER) reach both nodes.
 # exclusive: starts ZooKeeper and two ClickHouse servers, kills one of them
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cdc.sh"
@@ -139,6 +140,13 @@ ok $? "pgch resync --table public.items"
 for n in 1 2; do
 	on_node $n wait_same 120 "SELECT count(*), sum(qty) FROM items" "SELECT count(), sum(qty) FROM $CHDB.items" \
 		"node$n: the copy again replaced the table's rows (the stray row is gone)"
+done
+like "$(cat "$RUN_LOG")" 'public\.items: the new copy is swapped in \(RENAME TABLE\)' "resync: a shadow copy swapped in ON CLUSTER"
+for n in 1 2; do
+	is "$(qn $n "SELECT count() FROM system.tables WHERE database = '$CHDB' AND name LIKE 'items\\_\\_pgch\\_%'")" 0 \
+		"node$n: no shadow or old table left after the resync"
+	is "$(qn $n "SELECT count() FROM system.replicas WHERE database = '$CHDB' AND table = 'items' AND total_replicas = 2")" 1 \
+		"node$n: the swapped-in items is a replica of 2"
 done
 run_stop
 

@@ -100,6 +100,19 @@ done
 pg -c "TRUNCATE acct"
 pg -c "INSERT INTO acct VALUES (1, 'a', 1, NULL, 1), (2, 'b', 2, NULL, 2), (3, 'c', 3, NULL, 3), (4, 'd', 4, NULL, 4)"
 wait_same 60 "SELECT count(*) FROM acct" "SELECT count() FROM $CHDB.acct" "TRUNCATE reached both shards' local tables (4 rows after)"
+# a type change the stream cannot apply: a resync into shadow local tables, swapped in ON
+# CLUSTER under the Distributed table, which is made anew with the new type
+pg -c "ALTER TABLE acct ALTER COLUMN flag TYPE bigint" -c "UPDATE acct SET flag = 5000000000 WHERE id = 1"
+wait_until 120 "acct to be swapped in" log_has 'public\.acct: the new copy is swapped in \(RENAME TABLE\)'
+ok $? "resync on shards: the shadow's local tables are swapped in"
+wait_same 60 "SELECT count(*), sum(flag) FROM acct" "SELECT count(), sum(flag) FROM $CHDB.acct FINAL WHERE _pgch_is_deleted = 0" \
+	"resync on shards: the new copy through the Distributed table"
+for n in 1 2; do
+	is "$(qn $n "SELECT count() FROM system.columns WHERE database = '$CHDB' AND table IN ('acct', 'acct_local') AND name = 'flag' AND type LIKE '%Int64%'")" 2 \
+		"node$n: flag is Int64 in acct_local and in the Distributed acct"
+	is "$(qn $n "SELECT count() FROM system.tables WHERE database = '$CHDB' AND name LIKE 'acct\\_\\_pgch\\_%'")" 0 \
+		"node$n: no shadow or old table left"
+done
 run_stop
 out=$("$PGCH" verify "$WORK/p.lua" 2>&1)
 is "$?" 0 "pgch verify through the Distributed table: $(printf '%s' "$out" | tail -n 1)"

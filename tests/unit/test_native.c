@@ -218,14 +218,14 @@ static void test_rows(void)
 	setup(&legacy, &cfg);
 	Column cols[3];
 	memset(cols, 0, sizeof cols);
-	cols[0].name = "id";
+	cols[0].name = cols[0].ch_name = "id";
 	cols[0].ch = type_of("Int32", &legacy);
 	cols[0].kind = PG_INT4;
-	cols[1].name = "s";
+	cols[1].name = cols[1].ch_name = "s";
 	cols[1].ch = type_of("Nullable(Int16)", &legacy);
 	cols[1].kind = PG_INT4;
 	cols[1].policy = UNREP_NULL;
-	cols[2].name = "a";
+	cols[2].name = cols[2].ch_name = "a";
 	cols[2].ch = type_of("Array(Nullable(String))", &legacy);
 	cols[2].kind = PG_TEXT;
 	Table t;
