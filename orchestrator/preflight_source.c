@@ -341,7 +341,6 @@ static void check_publication(SourceCheck *c)
 		}
 	buf_put_u8(&want, '}');
 	buf_put_u8(&neutral, '}');
-	char *pub = pg_quote_ident(c->pg, cfg->pipe.publication);
 	const char *params[3] = {cfg->pipe.publication, want.data, neutral.data};
 	Buf sql, add_list, drop_list, not_owned;
 	buf_init(&sql);
@@ -413,15 +412,10 @@ static void check_publication(SourceCheck *c)
 			     cfg->pipe.publication, usable.ntables, usable.ntables == 1 ? "" : "s");
 		goto out;
 	}
-	if (add_list.len)
-		buf_printf(&sql, "ALTER PUBLICATION %s ADD TABLE %s; ", pub, add_list.data);
-	if (drop_list.len)
-		buf_printf(&sql, "ALTER PUBLICATION %s DROP TABLE %s; ", pub, drop_list.data);
-	if (!ops)
-		buf_printf(&sql, "ALTER PUBLICATION %s SET (publish = 'insert, update, delete, truncate'); ", pub);
-	if (!viaroot)
-		buf_printf(&sql, "ALTER PUBLICATION %s SET (publish_via_partition_root = true); ", pub);
-	sql.data[sql.len - 2] = '\0';
+	if (!slot_publication_fix_sql(c->pg, cfg, &usable, neutral.data, &sql) || sql.len == 0) {
+		findings_add_captured(c->out, "publication", "see the finding");
+		goto out;
+	}
 	Buf what;
 	buf_init(&what);
 	if (add_list.len)
@@ -443,7 +437,6 @@ static void check_publication(SourceCheck *c)
 	buf_free(&what);
 out:
 	PQclear(res);
-	free(pub);
 	free(usable.tables);
 	buf_free(&want);
 	buf_free(&neutral);

@@ -139,10 +139,11 @@ static bool check_publication(PGconn *pg, const Config *cfg, const Catalog *cat)
 			buf_free(&why);
 			ok = false;
 		} else if (exists && change && !super && (!owner || not_owned[0])) {
+			slot_publication_fix_sql(pg, cfg, cat, NULL, &sql); /* the statements pgch check shows too */
 			log_error("publication %s must change to publish exactly the selected tables, and %s cannot change it "
-				  "(%s%s). Fix: make %s its owner (ALTER PUBLICATION ... OWNER TO), or run pgch as its owner",
+				  "(%s%s). Fix: as the owner of the publication and the tables (or a superuser) run: %s",
 				  cfg->pipe.publication, user, owner ? "does not own " : "not its owner",
-				  owner ? not_owned : "", user);
+				  owner ? not_owned : "", sql.data ? sql.data : "");
 			ok = false;
 		}
 	}

@@ -26,6 +26,58 @@ void slot_publication_sql(PGconn *conn, const Config *cfg, const Catalog *cat, B
 	buf_puts(out, " WITH (publish_via_partition_root = true)");
 }
 
+bool slot_publication_fix_sql(PGconn *conn, const Config *cfg, const Catalog *cat, const char *neutral_oids, Buf *out)
+{
+	Buf want;
+	buf_init(&want);
+	buf_put_u8(&want, '{');
+	for (int i = 0; i < cat->ntables; i++)
+		buf_printf(&want, "%s%u", i ? "," : "", cat->tables[i].oid);
+	buf_put_u8(&want, '}');
+	const char *params[3] = {cfg->pipe.publication, want.data, neutral_oids ? neutral_oids : "{}"};
+	PGresult *res = pg_query_params(
+		conn,
+		"SELECT p.pubinsert AND p.pubupdate AND p.pubdelete AND p.pubtruncate, p.pubviaroot, "
+		"(SELECT coalesce(array_agg(oid), '{}') FROM unnest($2::oid[]) oid WHERE oid NOT IN "
+		"(SELECT prrelid FROM pg_publication_rel WHERE prpubid = p.oid))::text, "
+		"(SELECT coalesce(string_agg(format('%I.%I', n.nspname, c.relname), ', ' ORDER BY 1), '') "
+		"FROM pg_publication_rel r JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+		"WHERE r.prpubid = p.oid AND r.prrelid <> ALL ($2::oid[]) AND r.prrelid <> ALL ($3::oid[])) "
+		"FROM pg_publication p WHERE p.pubname = $1",
+		3, params);
+	buf_free(&want);
+	if (!res)
+		return false;
+	if (PQntuples(res) == 1) {
+		char *pub = pg_quote_ident(conn, cfg->pipe.publication);
+		const char *missing = PQgetvalue(res, 0, 2), *extra = PQgetvalue(res, 0, 3);
+		bool first = true;
+		for (int i = 0; i < cat->ntables; i++) { /* in the catalog's order, with filters and column lists */
+			char oid[16];
+			snprintf(oid, sizeof oid, "%u", cat->tables[i].oid);
+			bool in = false;
+			for (const char *p = missing; (p = strstr(p, oid)) != NULL; p += strlen(oid))
+				if ((p[-1] == '{' || p[-1] == ',') && (p[strlen(oid)] == '}' || p[strlen(oid)] == ','))
+					in = true;
+			if (!in)
+				continue;
+			buf_printf(out, first ? "%sALTER PUBLICATION %s ADD TABLE " : ", ", out->len ? "; " : "", pub);
+			rowfilter_publication_table(conn, &cat->tables[i], cat->server_version, out);
+			first = false;
+		}
+		if (extra[0])
+			buf_printf(out, "%sALTER PUBLICATION %s DROP TABLE %s", out->len ? "; " : "", pub, extra);
+		if (PQgetvalue(res, 0, 0)[0] != 't')
+			buf_printf(out, "%sALTER PUBLICATION %s SET (publish = 'insert, update, delete, truncate')",
+				   out->len ? "; " : "", pub);
+		if (PQgetvalue(res, 0, 1)[0] != 't')
+			buf_printf(out, "%sALTER PUBLICATION %s SET (publish_via_partition_root = true)", out->len ? "; " : "", pub);
+		free(pub);
+	}
+	PQclear(res);
+	return true;
+}
+
 /* Per published table: oid, row filter and column list as PostgreSQL prints them ("": none). */
 static PGresult *publication_entries(PGconn *conn, const char *const *params)
 {

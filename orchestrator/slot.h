@@ -38,6 +38,12 @@ typedef struct SlotInfo {
 
 /* The CREATE PUBLICATION statement for the catalog's tables (also shown by pgch check). */
 void slot_publication_sql(PGconn *conn, const Config *cfg, const Catalog *cat, Buf *out);
+/* The ALTER PUBLICATION statements ("; "-separated, appended to out; none if nothing is to
+ * change or it does not exist) that make the existing publication publish exactly the
+ * catalog's tables with pgch's options: what pgch check and pgch run tell its owner to run
+ * when pgch may not change it. neutral_oids ("{1,2}", NULL: none): published tables neither
+ * wanted nor to drop. false (logged): the query failed. */
+bool slot_publication_fix_sql(PGconn *conn, const Config *cfg, const Catalog *cat, const char *neutral_oids, Buf *out);
 /* Create the publication for the selected tables (with their row filters and column lists,
  * rowfilter.h), or bring an existing one up to date; filter_changed[i] (may be NULL): table
  * i was published before with another row filter. */

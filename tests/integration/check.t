@@ -2,7 +2,9 @@
 # pgch check: a healthy pipe passes (exit 0, OK lines, --json parses) before and after a
 # snapshot; each broken prerequisite FAILs with its fix — a role without REPLICATION, a table
 # without SELECT privilege, a table without a primary key, wal_level = replica on a second
-# server, and an existing ClickHouse table whose column type differs. Check changes nothing.
+# server, an existing ClickHouse table whose column type differs, and a publication a DBA
+# made that does not publish the selection (check and run give the same ALTER statements).
+# Check changes nothing.
 . "$(dirname "$0")/lib.sh"
 
 ROLE=${DB}_norepl
@@ -90,6 +92,32 @@ if printf '%s' "$out" | grep -q "also publishes"; then
 	diag "$out"
 else ok 0 "with the publication in place: no finding asks to drop the unreadable table from it"; fi
 pg -c "DROP PUBLICATION pgch_role" >/dev/null
+
+# ---------------------------------------------------------------- a publication a DBA made, not as selected
+# a role that may replicate but does not own the publication: check and run both give the
+# exact ALTER PUBLICATION statements; once the DBA runs them, check passes
+DBA_ROLE=${DB}_repl
+psql -X -q -d postgres -c "DROP ROLE IF EXISTS $DBA_ROLE" -c "CREATE ROLE $DBA_ROLE LOGIN REPLICATION"
+pg -c "GRANT SELECT ON orders, customers TO $DBA_ROLE" -c "CREATE PUBLICATION dba_pub FOR TABLE orders, events" >/dev/null
+write_config "$WORK/dbapub.lua" 'tables = { "public.orders", "public.customers" }
+pipe = { name = "check_dbapub", publication = "dba_pub" }'
+sed -i "s/user = \"[^\"]*\"/user = \"$DBA_ROLE\"/" "$WORK/dbapub.lua"
+fix_sql='ALTER PUBLICATION "dba_pub" ADD TABLE "public"."customers"; ALTER PUBLICATION "dba_pub" DROP TABLE public.events; ALTER PUBLICATION "dba_pub" SET \(publish_via_partition_root = true\)'
+out=$("$PGCH" check "$WORK/dbapub.lua" 2>&1)
+like "$out" "FAIL  publication dba_pub lacks public.customers, also publishes public.events, has other options, and $DBA_ROLE cannot change it" \
+	"check: the DBA's publication differs from the selection and the role cannot change it"
+like "$(fix_after "$out" "publication dba_pub lacks")" "run: $fix_sql\$" "check's fix: the exact ALTER PUBLICATION statements"
+out=$("$PGCH" run "$WORK/dbapub.lua" 2>&1)
+st=$?
+ok "$([ "$st" != 0 ]; echo $?)" "run refuses it (exit $st)"
+like "$out" "publication dba_pub must change .* Fix: .* run: $fix_sql\$" "run's refusal gives the same statements"
+is "$(psql -X -At -d postgres -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgch_check_dbapub'")" 0 \
+	"run created no slot"
+pg -c "ALTER PUBLICATION dba_pub ADD TABLE customers" -c "ALTER PUBLICATION dba_pub DROP TABLE events" \
+	-c "ALTER PUBLICATION dba_pub SET (publish_via_partition_root = true)" >/dev/null
+like "$("$PGCH" check "$WORK/dbapub.lua" 2>&1)" "OK    publication dba_pub publishes exactly the 2 selected tables" \
+	"after the DBA ran them: the publication is used as it is"
+pg -c "DROP PUBLICATION dba_pub" >/dev/null
 
 # ---------------------------------------------------------------- a table without a primary key
 write_config "$WORK/nopk.lua" 'tables = { "public.orders", "public.events" }'
