@@ -189,7 +189,7 @@ like "$check" "FAIL .*exists without column town \\(Nullable\\(String\\)\\), the
 run_start "$WORK/p.lua"
 wait_until 90 "the table copied again" run_has 'public\.customers copied:'
 ok $? "the run copies the table again"
-run_has 'public\.customers: the new copy is swapped in'
+wait_until 60 "the shadow copy swapped in" run_has 'public\.customers: the new copy is swapped in'
 ok $? "the run makes the table anew (a shadow copy swapped in)"
 CHQ="SELECT customer_id, region, town, points, notes, zip FROM $CHDB.customers FINAL WHERE _pgch_is_deleted = 0 ORDER BY customer_id"
 pg -c "UPDATE customers SET billing_city = 'after' WHERE cust_id = 2"
