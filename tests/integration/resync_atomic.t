@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pgch resync --table under a write load: the copy goes into a shadow table and is swapped in
 # with one RENAME TABLE (ClickHouse 18.16 has no EXCHANGE TABLES), so a reader polling the
-# table every ~50 ms never sees it empty, nor fewer rows than it had minus the rows deleted
+# table every ~20 ms never sees it empty, nor fewer rows than it had minus the rows deleted
 # meanwhile; the table's after statements run again and a view over it reads the new rows.
 # Then pgch is killed with SIGKILL while a second resync copies into its shadow: the next
 # run drops the leftover shadow, copies the table again and ends equal, with no shadow left.
@@ -10,10 +10,10 @@
 
 fresh_dbs
 pg -c "CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL, note text)" \
-	-c "INSERT INTO t SELECT g, g, 'n' || g FROM generate_series(1, 6000) g" \
+	-c "INSERT INTO t SELECT g, g, 'n' || g FROM generate_series(1, 60000) g" \
 	-c "CREATE TABLE other (id int PRIMARY KEY, v int)" -c "INSERT INTO other SELECT g, g FROM generate_series(1, 50) g" \
 	-c "CREATE TABLE deleted_log (id int, at timestamptz DEFAULT clock_timestamp())" -c "CREATE SEQUENCE next_id START 100001"
-write_config "$WORK/ra.lua" "pipe = { name = \"$T_NAME\", sync_interval = 1, snapshot = { workers = 1, rows_per_partition = 200 } }" \
+write_config "$WORK/ra.lua" "pipe = { name = \"$T_NAME\", sync_interval = 1, snapshot = { workers = 1, rows_per_partition = 1000 } }" \
 	'tables = { "public.t", "public.other" }' \
 	'function on_table(t)
   if t.source ~= "public.t" then return end
@@ -54,7 +54,7 @@ read_loop() {
 	while [ ! -e "$WORK/stop-read" ]; do
 		c=$(curl -sS "$CH_URL/" --data-binary "SELECT count() FROM $CHDB.t FINAL WHERE _pgch_is_deleted = 0" 2>&1)
 		echo "${EPOCHREALTIME/./} ${c//$'\n'/ }" >>"$WORK/reads"
-		sleep 0.05
+		sleep 0.02
 	done
 }
 # log_us REGEX: when the run log's first line matching REGEX was written (epoch microseconds)
