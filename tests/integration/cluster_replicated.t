@@ -141,7 +141,8 @@ for n in 1 2; do
 	on_node $n wait_same 120 "SELECT count(*), sum(qty) FROM items" "SELECT count(), sum(qty) FROM $CHDB.items" \
 		"node$n: the copy again replaced the table's rows (the stray row is gone)"
 done
-like "$(cat "$RUN_LOG")" 'public\.items: the new copy is swapped in \(RENAME TABLE\)' "resync: a shadow copy swapped in ON CLUSTER"
+wait_until 30 "the swap's log line" run_has 'public\.items: the new copy is swapped in \(RENAME TABLE\)'
+ok $? "resync: a shadow copy swapped in ON CLUSTER"
 for n in 1 2; do
 	is "$(qn $n "SELECT count() FROM system.tables WHERE database = '$CHDB' AND name LIKE 'items\\_\\_pgch\\_%'")" 0 \
 		"node$n: no shadow or old table left after the resync"
