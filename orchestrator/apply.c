@@ -14,9 +14,7 @@
 
 #include "backoff.h"
 #include "cluster.h"
-#include "fill.h"
 #include "log.h"
-#include "lookup.h"
 #include "native.h"
 #include "pg.h"
 #include "plan.h"
@@ -71,6 +69,7 @@ static void table_free(ApplyTable *at)
 	rowhook_free(&at->hook);
 	free(at->hooked);
 	batch_free(&at->batch);
+	batch_free(&at->sending);
 }
 
 ApplyTable *apply_table_by_relid(Applier *a, uint32_t relid)
@@ -98,6 +97,7 @@ bool apply_open(Applier *a, const ApplyOptions *o)
 		Table *t = &o->cat->tables[i];
 		at->t = t;
 		batch_init(&at->batch);
+		batch_init(&at->sending);
 		apply_table_columns(a, at);
 		for (int c = 0; c < t->ncols; c++)
 			a->binary_ok = a->binary_ok && types_binary_ok(t->cols[c].kind, &t->cols[c].ch);
@@ -113,6 +113,7 @@ bool apply_open(Applier *a, const ApplyOptions *o)
 
 void apply_close(Applier *a)
 {
+	apply_send_close(a);
 	if (a->sql)
 		PQfinish(a->sql);
 	ch_close(&a->ch);
@@ -138,11 +139,6 @@ PGconn *apply_source(Applier *a)
 	return a->sql;
 }
 
-static PGconn *source_for_lookup(void *ctx)
-{
-	return apply_source(ctx);
-}
-
 void apply_begin(Applier *a, uint64_t version, int64_t commit_time)
 {
 	a->version = version;
@@ -165,6 +161,7 @@ void apply_mark_resync(Applier *a, ApplyTable *at, const char *why)
 		log_error("%s: %s; it is marked needs_resync and its changes are set aside until it is copied again "
 			  "(pgch run does that)",
 			  at->t->display, why);
+	apply_settle(a); /* the state write needs the ClickHouse connection */
 	at->resync = true;
 	batch_reset(&at->batch);
 	memset(at->counts, 0, sizeof at->counts); /* set aside, not applied */
@@ -360,6 +357,7 @@ static void note_pending(Applier *a)
 {
 	if (a->pending_rows++ == 0) {
 		a->first_pending = progress_now();
+		a->first_pending_us = a->commit_unix_us;
 		progress_send_flush(a->o->progress_fd, PROG_STREAM_PENDING, 0, a->commit_unix_us);
 	}
 }
@@ -595,78 +593,7 @@ static bool apply_row_change(Applier *a, const PgoMsg *m)
 	return true;
 }
 
-/* ---------------------------------------------------------------- flushing */
-
-/* Insert one table's batch, retrying while ClickHouse is away. false: stop asked for, or fatal. */
-static bool flush_table(Applier *a, ApplyTable *at)
-{
-	log_set_table(at->t->display);
-	LookupTable lt = {at->t, at->conv, at->col_dropped, &at->batch};
-	int ch_errors = 0;
-	for (int attempt = 1;; attempt++) {
-		double delay = backoff_delay(attempt, 1, 30);
-		if (!lookup_resolve(&lt, a->cfg, &a->ch, source_for_lookup, a, &a->fatal)) {
-			if (a->fatal)
-				return false;
-		} else {
-			NativeBlock block;
-			Fill f = {&at->batch, at->t->ncols, NULL, 0, 0};
-			if (native_chosen(a->o->caps)) {
-				native_init_rows(&block, at->t, a->cfg);
-				f.block = &block;
-			}
-			char settings[256];
-			ch_insert_settings(&a->ch, false, settings, sizeof settings);
-			a->ch.quiet = attempt > 1;
-			int live = at->batch.live;
-			bool ok = ch_insert(&a->ch, at->insert_sql, settings, fill_next, &f, NULL);
-			a->ch.quiet = false;
-			if (f.block)
-				native_free(f.block);
-			if (ok) {
-				if (attempt > 1)
-					log_info("ClickHouse accepts inserts again");
-				a->rows_applied += (uint64_t)live;
-				batch_reset(&at->batch);
-				at->counts[PROG_N_ROWS] = live;
-				at->counts[PROG_N_BYTES] = f.bytes;
-				report_counts(a, at);
-				return true;
-			}
-			int64_t retry[PROG_N_COUNTS] = {0};
-			retry[a->ch.last_status == 0 ? PROG_N_RETRY_UNREACHABLE : PROG_N_RETRY_REJECTED] = 1;
-			progress_send_counts(a->o->progress_fd, (int)(at - a->tables), retry);
-			/* refused rows count against max_retries; a cluster partly away does not */
-			if (a->ch.last_status != 0 && !ch_error_transient(a->ch.last_code) &&
-			    ++ch_errors > a->cfg->pipe.max_retries) {
-				apply_mark_resync(a, at, a->ch.last_error ? a->ch.last_error : "ClickHouse keeps rejecting its rows");
-				return true;
-			}
-			if (attempt == 1)
-				log_warn("%s; retrying with backoff (status updates keep the replication connection alive)",
-					 a->ch.last_error ? a->ch.last_error : "insert failed");
-		}
-		if (!a->o->wait(a->o->wait_ctx, delay))
-			return false;
-	}
-}
-
-bool apply_flush(Applier *a)
-{
-	for (int i = 0; i < a->ntables; i++) {
-		ApplyTable *at = &a->tables[i];
-		if (at->batch.live == 0) {
-			if (at->batch.n)
-				batch_reset(&at->batch);
-			continue;
-		}
-		if (!flush_table(a, at))
-			return false;
-	}
-	log_set_table(NULL);
-	a->pending_rows = 0;
-	return true;
-}
+/* ---------------------------------------------------------------- memory */
 
 size_t apply_pending_bytes(const Applier *a)
 {
@@ -680,6 +607,9 @@ size_t apply_pending_bytes(const Applier *a)
 
 static bool apply_truncate(Applier *a, const PgoMsg *m)
 {
+	/* rows in flight are older than the TRUNCATE: in ClickHouse first, then truncated */
+	if (!apply_settle(a))
+		return false;
 	for (int i = 0; i < m->nrelids; i++) {
 		ApplyTable *at = apply_table_by_relid(a, pgo_truncate_relid(m, i));
 		if (!at)

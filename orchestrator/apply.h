@@ -12,9 +12,11 @@
  * stored generated columns) are taken from the row's earlier entry in the batch, else
  * looked up before the flush (lookup.c).
  *
- * Flush. One INSERT per table with pending rows (RowBinary, streamed from the batch),
- * retried with backoff while ClickHouse is away; the caller's wait function keeps the
- * replication connection alive meanwhile. A table ClickHouse keeps rejecting, or whose
+ * Flush. One INSERT per table with pending rows (RowBinary or Native, streamed from the
+ * batch), retried with backoff while ClickHouse is away; the caller's wait function keeps the
+ * replication connection alive meanwhile. A flush may run in the background (apply_send.c):
+ * the batches move aside and a thread inserts them while new changes fill the emptied ones;
+ * `acked` moves only once such a flight has settled. A table ClickHouse keeps rejecting, or whose
  * change cannot be applied, is marked needs_resync: its changes are set aside and the
  * supervisor copies it again.
  *
@@ -25,6 +27,8 @@
 #ifndef PGCH_APPLY_H
 #define PGCH_APPLY_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +62,8 @@ typedef struct ApplyTable {
 	ColConv *conv;        /* per destination column */
 	int nconv;
 	TableBatch batch;
+	TableBatch sending;   /* the batch a flush is inserting (apply_send.c) */
+	int64_t sent_counts[PROG_N_COUNTS]; /* its counts, reported once ClickHouse has it */
 	int *rel_to_col;      /* relation column -> destination column, -1: not replicated */
 	int nrel;
 	int *col_to_rel;      /* destination column -> relation column, -1: not sent */
@@ -70,6 +76,20 @@ typedef struct ApplyTable {
 	PgoValue *hooked;     /* the new tuple as the hook left it (per relation column) */
 	int nhooked;
 } ApplyTable;
+
+/* A flush in flight (apply_send.c). */
+typedef struct ApplySender {
+	pthread_t thread;
+	bool threaded;        /* the thread was started (else the INSERTs ran on the caller's) */
+	bool busy;            /* a flight not settled yet: the ClickHouse connection is the thread's */
+	atomic_bool done;     /* the thread has finished */
+	int *list;            /* tables (indexes) of the flight */
+	int64_t *bytes;       /* their bodies' sizes */
+	int n;
+	int failed_at;        /* the first table whose INSERT failed, -1: none */
+	uint64_t upto;        /* what acked becomes once the flight has settled */
+	double started;       /* when the flush began (progress_now), for the flush metric */
+} ApplySender;
 
 typedef struct Applier {
 	const ApplyOptions *o;
@@ -84,7 +104,10 @@ typedef struct Applier {
 	int64_t commit_unix_us; /* and its commit time */
 	int64_t pending_rows; /* changes batched since the last flush */
 	double first_pending; /* when the first of them arrived */
+	int64_t first_pending_us; /* and its commit time (Unix microseconds), for the lag metric */
 	uint64_t rows_applied;
+	uint64_t acked;       /* position the stream may confirm: rows before it are all in ClickHouse */
+	ApplySender send;
 	Buf row, key, scratch;
 	RowSlice *slices;     /* room for the widest table's records */
 	RowSlice *prev_slices;
@@ -106,8 +129,20 @@ void apply_begin(Applier *a, uint64_t version, int64_t commit_time);
  * are ignored. false: the stream cannot go on (a->fatal says whether retrying can help). */
 bool apply_message(Applier *a, const PgoMsg *m);
 
-/* Insert every table's pending rows. false: stop was asked for, or a fatal error. */
+/* Insert every table's pending rows before returning. false: stop was asked for, or a fatal error. */
 bool apply_flush(Applier *a);
+
+/* Start a flush of every table's pending rows, in the background if `background` (after
+ * settling the one in flight); once it settles, acked becomes at least `upto`. false: stop
+ * was asked for, or a fatal error. */
+bool apply_flush_start(Applier *a, uint64_t upto, bool background);
+/* A flush is in flight (not settled); it has finished sending (settling will not wait). */
+bool apply_busy(const Applier *a);
+bool apply_sent(Applier *a);
+/* Wait for the flight, retry what failed, move acked. false: stop asked for, or fatal. */
+bool apply_settle(Applier *a);
+/* Join the flight without retrying (closing). */
+void apply_send_close(Applier *a);
 
 /* Memory held by the pending rows (bytes in use), for pipe.max_batch_memory. */
 size_t apply_pending_bytes(const Applier *a);

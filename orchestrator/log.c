@@ -18,7 +18,7 @@ static void (*hook_after)(void);
 static bool log_plain = true;
 static LogCapture capture;
 static LogFormat log_format = LOG_FORMAT_TEXT;
-static const char *log_table;
+static _Thread_local const char *log_table; /* per thread: the stream's sender thread logs without one */
 
 void log_set_format(LogFormat format)
 {

@@ -23,6 +23,7 @@ db=catchup_wide
 work=${CATCHUP_DIR:-/tmp/pgch-catchup}
 mkdir -p "$work"
 ch() { curl -sS "$CH_URL/" --data-binary "$1"; }
+. "$here/bench_lib.sh"
 wq() { psql -X -q -At -d "$db" "$@"; }
 now() { date +%s.%N; }
 tick=$(getconf CLK_TCK)
@@ -48,7 +49,9 @@ stream_pid() { ps --ppid "$1" -o pid=,comm= | awk '$2 == "pgch-stream" {print $1
 
 run_once() {
 	wq -c "SELECT pg_create_logical_replication_slot('catchup_recv', 'pgoutput')" >/dev/null
-	wq -c "UPDATE wide SET c1 = c1 + 1"
+	floor=$(update_in_one_txn "$db" "UPDATE wide SET c1 = c1 + 1")
+	nrows=$(wq -c "SELECT count(*) FROM wide")
+	[ -z "${BENCH_DEBUG:-}" ] || echo "floor $floor rows $nrows" >&2
 	endpos=$(wq -c "SELECT pg_current_wal_lsn()")
 	wsum=$(wq -c "SELECT coalesce(sum(c1), 0) FROM wide")
 	t0=$(now)
@@ -66,18 +69,18 @@ run_once() {
 	# shellcheck disable=SC2086
 	${WRAP:-} "$PGCH" run "$work/wide.lua" >"$work/run.log" 2>&1 &
 	wpid=$!
-	spid= ticks=0 got=
-	for _ in $(seq 1 60000); do
+	spid= ticks=0
+	for _ in $(seq 1 600); do
 		[ -n "$spid" ] || spid=$(stream_pid "$wpid" || true)
 		# under WRAP the supervisor is a grandchild: look one level further down
 		[ -n "$spid" ] || for c in $(ps --ppid "$wpid" -o pid=); do spid=$(stream_pid "$c" || true); [ -n "$spid" ] && break; done
-		[ -n "$spid" ] && ticks=$(ticks_of "$spid")
-		got=$(ch "SELECT coalesce(sum(c1), 0) FROM $db.wide FINAL WHERE _pgch_is_deleted = 0" 2>/dev/null || true)
-		[ "$got" = "$wsum" ] && break
-		sleep 0.1
+		[ -n "$spid" ] && break
+		sleep 0.05
 	done
+	wait_versions "$CH_URL" "$db.wide" "$floor" "$nrows" 3000 || true
 	t1=$(now)
 	[ -n "$spid" ] && ticks=$(ticks_of "$spid")
+	got=$(ch "SELECT coalesce(sum(c1), 0) FROM $db.wide FINAL WHERE _pgch_is_deleted = 0" 2>/dev/null || true)
 	c1=$(ch_ticks)
 	kill -TERM "$wpid" 2>/dev/null || true
 	wait "$wpid" || true
