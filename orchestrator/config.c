@@ -469,7 +469,7 @@ static void set_defaults(Config *cfg)
 	cfg->pipe.initial_load = true;
 	cfg->pipe.on_unrepresentable = xstrdup("error");
 	cfg->pipe.snapshot.workers = 4;
-	cfg->pipe.snapshot.rows_per_partition = 1000000;
+	cfg->pipe.snapshot.rows_per_partition = 0; /* auto: plan_rows_per_partition */
 	cfg->pipe.snapshot.tables_in_parallel = 2;
 	cfg->hook_on_table = LUA_NOREF;
 	cfg->hook_on_row = LUA_NOREF;

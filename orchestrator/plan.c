@@ -15,17 +15,30 @@ bool plan_copies(const Table *t, const Config *cfg)
 	return t->rule && t->rule->initial_load >= 0 ? t->rule->initial_load == 1 : cfg->pipe.initial_load;
 }
 
+int64_t plan_rows_per_partition(int64_t rows, const Config *cfg)
+{
+	if (cfg->pipe.snapshot.rows_per_partition > 0)
+		return cfg->pipe.snapshot.rows_per_partition;
+	int64_t w = cfg->pipe.snapshot.workers > 0 ? cfg->pipe.snapshot.workers : 1;
+	int64_t rpp = (rows + w - 1) / w;
+	if (rpp < PLAN_AUTO_MIN_ROWS)
+		rpp = PLAN_AUTO_MIN_ROWS;
+	if (rpp > PLAN_AUTO_MAX_ROWS)
+		rpp = PLAN_AUTO_MAX_ROWS;
+	return rpp;
+}
+
 void plan_partitions(const Catalog *cat, const Config *cfg, Plan *plan)
 {
 	memset(plan, 0, sizeof *plan);
 	int cap = 16;
 	plan->parts = xcalloc((size_t)cap, sizeof(Partition));
-	int64_t rpp = cfg->pipe.snapshot.rows_per_partition;
 	for (int ti = 0; ti < cat->ntables; ti++) {
 		const Table *t = &cat->tables[ti];
 		int number = 0;
 		for (int li = 0; li < t->nleaves; li++) {
 			const Leaf *l = &t->leaves[li];
+			int64_t rpp = plan_rows_per_partition(l->est_rows, cfg);
 			int64_t n = l->est_rows > rpp ? (l->est_rows + rpp - 1) / rpp : 1;
 			/* a multiple of the workers, so the last wave does not run with workers idle */
 			int64_t w = cfg->pipe.snapshot.workers;
@@ -336,9 +349,15 @@ void plan_print(const Catalog *cat, const Plan *plan, const Config *cfg, const C
 	} else {
 		buf_printf(&out, "pipe %s: %d table%s from PostgreSQL database %s to ClickHouse %s database %s\n", cfg->pipe.name,
 			   cat->ntables, cat->ntables == 1 ? "" : "s", cat->dbname, caps->version, cfg->dest.database);
-		buf_printf(&out, "slot %s, publication %s; snapshot: %d workers, %d tables in parallel, %ld rows per partition\n",
+		char rpp[96];
+		if (cfg->pipe.snapshot.rows_per_partition > 0)
+			snprintf(rpp, sizeof rpp, "%ld rows per partition", cfg->pipe.snapshot.rows_per_partition);
+		else
+			snprintf(rpp, sizeof rpp, "rows per partition: a table's rows / workers, within %d..%d",
+				 PLAN_AUTO_MIN_ROWS, PLAN_AUTO_MAX_ROWS);
+		buf_printf(&out, "slot %s, publication %s; snapshot: %d workers, %d tables in parallel, %s\n",
 			   cfg->pipe.slot, cfg->pipe.publication, cfg->pipe.snapshot.workers,
-			   cfg->pipe.snapshot.tables_in_parallel, cfg->pipe.snapshot.rows_per_partition);
+			   cfg->pipe.snapshot.tables_in_parallel, rpp);
 	}
 	for (int ti = 0; ti < cat->ntables; ti++) {
 		const Table *t = &cat->tables[ti];

@@ -19,6 +19,13 @@
 #include "config.h"
 #include "types.h"
 
+/* rows_per_partition left unset: a leaf's rows / snapshot.workers, within these bounds, so
+ * that a table of a few hundred thousand rows keeps every worker busy (one partition of the
+ * 300,000-row wide table left one of 2 workers idle: 0.72 of the streaming pipeline's time
+ * against 0.62 in 2 partitions) and a large one still comes in resumable pieces. */
+#define PLAN_AUTO_MIN_ROWS 100000
+#define PLAN_AUTO_MAX_ROWS 1000000
+
 typedef enum PartStatus { PART_TODO, PART_RUNNING, PART_DONE } PartStatus;
 
 typedef struct Partition {
@@ -44,6 +51,8 @@ typedef struct Plan {
 } Plan;
 
 /* Split every table into partitions. */
+/* The rows per partition for a leaf of `rows` rows: the setting, or the automatic choice. */
+int64_t plan_rows_per_partition(int64_t rows, const Config *cfg);
 void plan_partitions(const Catalog *cat, const Config *cfg, Plan *plan);
 /* Is the table copied before its changes are streamed (initial_load, per table or pipe)? A
  * table that is not has its partitions planned as done: a resync copies it all the same. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "exitcode.h"
+#include "plan.h"
 #include "scheduler.h"
 #include "tap.h"
 
@@ -236,8 +237,40 @@ static void test_restore(void)
 	plan_free(&plan);
 }
 
+/* rows_per_partition unset: a table's rows / workers within 100,000..1,000,000; set: as set. */
+static void test_auto_partitions(void)
+{
+	Config cfg;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.pipe.initial_load = true;
+	cfg.pipe.snapshot.workers = 2;
+	is_int(plan_rows_per_partition(300000, &cfg), 150000, "auto: 300,000 rows on 2 workers, 150,000 a partition");
+	is_int(plan_rows_per_partition(1000000, &cfg), 500000, "auto: 1,000,000 rows, 500,000 a partition");
+	is_int(plan_rows_per_partition(50000, &cfg), 100000, "auto: at least 100,000 (a small table is one partition)");
+	is_int(plan_rows_per_partition(30000000, &cfg), 1000000, "auto: at most 1,000,000 (a large table in resumable pieces)");
+	Leaf leaf = {0};
+	leaf.est_rows = 300000;
+	leaf.pages = 3000;
+	Table t = {0};
+	t.leaves = &leaf;
+	t.nleaves = 1;
+	Catalog cat = {0};
+	cat.tables = &t;
+	cat.ntables = 1;
+	Plan plan;
+	plan_partitions(&cat, &cfg, &plan);
+	is_int(plan.nparts, 2, "auto: the 300,000-row table in 2 partitions, one per worker");
+	plan_free(&plan);
+	cfg.pipe.snapshot.rows_per_partition = 1000000;
+	is_int(plan_rows_per_partition(300000, &cfg), 1000000, "set: rows_per_partition as configured");
+	plan_partitions(&cat, &cfg, &plan);
+	is_int(plan.nparts, 1, "set to 1,000,000: the 300,000-row table in one partition");
+	plan_free(&plan);
+}
+
 int main(void)
 {
+	test_auto_partitions();
 	test_order();
 	test_limits();
 	test_reuse();
