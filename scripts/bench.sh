@@ -19,13 +19,13 @@
 #                         (the buffered form; note curl reads the whole body into memory
 #                         before it sends anything, so PostgreSQL and ClickHouse never overlap)
 #        baseline-stream  the same with `curl -T - -X POST` (chunked upload: streams, overlaps)
-#        pgch             pgch snapshot, pipe.snapshot.workers = 2, rows_per_partition default
+#        pgch             pgch snapshot, pipe.snapshot.workers = 2, rows_per_partition unset
+#                         (pgch's default: the table's rows / workers within 100,000..1,000,000)
 #        pgch-hook        pgch with a trivial row hook (on_row returns the row as is), for
 #                         the cost of a hook per row against none (BENCH_HOOK=0 leaves it out)
-#        pgch-rpp=N       the same with rows_per_partition = N, for each N in BENCH_PGCH_RPP;
-#                         "auto" (the default) is the table's estimate / workers, rounded up:
-#                         one partition per worker, so one PostgreSQL backend per worker and
-#                         no last wave that runs with a worker idle
+#        pgch-rpp=N       the same with rows_per_partition = N, for each N in BENCH_PGCH_RPP
+#                         (none by default); "auto" is the table's estimate / workers, rounded
+#                         up, whatever pgch's bounds
 #      For the wide table: baseline-stream (booleans selected as 0/1 for the TSV, the rest as
 #      is: ClickHouse parses PostgreSQL's text forms of every other column), pgch and the
 #      pgch-rpp kinds; the buffered baseline is left out (it only flatters pgch).
@@ -76,7 +76,7 @@
 #
 # Environment
 #   BENCH_SCALE=50  BENCH_WIDE_ROWS=300000  BENCH_REPS=3  BENCH_WORKERS=2
-#   BENCH_TABLES="pgbench_accounts wide"  BENCH_PGCH_RPP="auto" (list; "" for none)
+#   BENCH_TABLES="pgbench_accounts wide"  BENCH_PGCH_RPP="" (list, e.g. "auto 50000")
 #   BENCH_HOOK=1  BENCH_RSS_INTERVAL_MS=20  BENCH_OUT=build/bench (logs and raw results are kept there)
 #   PGCH=./pgch
 set -euo pipefail
@@ -93,7 +93,7 @@ WIDE_ROWS=${BENCH_WIDE_ROWS:-300000}
 TABLES=${BENCH_TABLES:-pgbench_accounts wide}
 REPS=${BENCH_REPS:-3}
 WORKERS=${BENCH_WORKERS:-2}
-EXTRA_RPP=${BENCH_PGCH_RPP-auto}
+EXTRA_RPP=${BENCH_PGCH_RPP-}
 RSS_MS=${BENCH_RSS_INTERVAL_MS:-20}
 OUT=${BENCH_OUT:-$top/build/bench}
 [ -x "$PGCH" ] || { echo "bench: $PGCH is not built; run make" >&2; exit 1; }
@@ -159,11 +159,11 @@ use_table() { # use_table TABLE: set the per-table globals
 chpid=$(cat "$CH_DIR/server.pid.launch")
 [ -r "/proc/$chpid/stat" ] || { echo "bench: cannot find the ClickHouse server process" >&2; exit 1; }
 
-write_config() { # write_config FILE CH_DATABASE ROWS_PER_PARTITION [LUA]
+write_config() { # write_config FILE CH_DATABASE ROWS_PER_PARTITION [LUA] ("" rows: pgch's default)
 	cat >"$1" <<LUA
 source      = { host = "$PGHOST", port = $PGPORT, dbname = "$DB", user = "${PGUSER:-postgres}" }
 destination = { url = "$CH_URL", database = "$2" }
-pipe        = { name = "bench", snapshot = { workers = $WORKERS, rows_per_partition = $3 } }
+pipe        = { name = "bench", snapshot = { workers = $WORKERS${3:+, rows_per_partition = $3} } }
 tables      = { "public.$TABLE" }
 ${4:-}
 LUA
@@ -263,7 +263,7 @@ measure() { # measure KIND REP
 			t1=$EPOCHREALTIME
 			;;
 		pgch*)
-			rpp=1000000
+			rpp= # pgch's default: a table's rows / workers within 100,000..1,000,000
 			[ "$kind" = "${kind#pgch-rpp=}" ] || rpp=${kind#pgch-rpp=}
 			cfg=$OUT/$run_no.lua
 			hook=
