@@ -656,7 +656,17 @@ void pgvalue_format(const Value *v, PgKind kind, bool tz, Buf *out)
 {
 	switch (v->kind) {
 	case V_BOOL: buf_puts(out, v->i ? "t" : "f"); break;
-	case V_INT: buf_printf(out, "%" PRId64, v->i); break;
+	case V_INT: { /* the stream formats every key this way: printf was 7% of its CPU */
+		char tmp[24], *p = tmp;
+		uint64_t u = (uint64_t)v->i;
+		if (v->i < 0) {
+			*p++ = '-';
+			u = 0 - u;
+		}
+		p = put_digits(p, u, 1);
+		buf_put(out, tmp, (size_t)(p - tmp));
+		break;
+	}
 	case V_FLOAT: buf_printf(out, "%.17g", v->f); break;
 	case V_NUMERIC: pgvalue_format_numeric(v, out); break;
 	case V_BYTES:

@@ -704,14 +704,26 @@ void rowbinary_put_default(const ColConv *c, Buf *out)
 		put_default(c, c->ch.kind, out);
 }
 
+/* s (n bytes) into out, cut to outlen - 1 bytes and terminated. */
+static void copy_out(char *out, size_t outlen, const char *s, size_t n)
+{
+	if (outlen == 0)
+		return;
+	if (n >= outlen)
+		n = outlen - 1;
+	if (n > 0)
+		memcpy(out, s, n);
+	out[n] = '\0';
+}
+
 void rowbinary_describe(ColConv *c, bool binary, const char *data, int len, char *out, size_t outlen)
 {
 	if (len < 0) {
-		snprintf(out, outlen, "NULL");
+		copy_out(out, outlen, "NULL", 4);
 		return;
 	}
 	if (!binary) {
-		snprintf(out, outlen, "%.*s", len, data);
+		copy_out(out, outlen, data, (size_t)len);
 		return;
 	}
 	Value v = {.kind = V_NULL};
@@ -722,7 +734,7 @@ void rowbinary_describe(ColConv *c, bool binary, const char *data, int len, char
 		pgvalue_format(&v, c->pg, c->tz, &b);
 	else
 		buf_puts(&b, "(binary value)");
-	snprintf(out, outlen, "%s", b.data);
+	copy_out(out, outlen, b.data, b.len);
 	buf_free(&b);
 }
 
