@@ -83,7 +83,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 
-if [ "${1:-}" != "--inside" ]; then
+# run under scripts/with-servers.sh already (its PG_DIR and CH_URL set): use those servers;
+# starting them again in the same directory made pg_ctl fail on the existing postmaster.pid
+if [ "${1:-}" != "--inside" ] && ! { [ -n "${PG_DIR:-}" ] && [ -n "${CH_URL:-}" ]; }; then
 	exec "$here/with-servers.sh" "$0" --inside
 fi
 
