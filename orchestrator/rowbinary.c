@@ -2,7 +2,8 @@
  * rowbinary — PostgreSQL values to ClickHouse RowBinary; see rowbinary.h for the model.
  *
  * Layout: numeric to Decimal; the encoders with the unrepresentable policy; arrays; the
- * public entry points. Decoding and text formatting are in pgvalue.c. (About 800 lines: the
+ * public entry points. Decoding and text formatting are in pgvalue.c; reading RowBinary
+ * back (the length of a value) is rowbinary_read.c's. (About 740 lines: the
  * encoders are one dispatch over the ClickHouse kinds with the policy applied in one place;
  * split further, each half would need the other's cases.)
  */
@@ -46,7 +47,7 @@ static void big_negate(Big *b)
 	}
 }
 
-static int decimal_bytes(int precision)
+int rowbinary_decimal_bytes(int precision)
 {
 	return precision <= 9 ? 4 : precision <= 18 ? 8 : precision <= 38 ? 16 : 32;
 }
@@ -164,7 +165,7 @@ static void put_default(const ColConv *c, ChKind kind, Buf *out)
 	case CH_DATETIME64: buf_put_le(out, 0, 8); break;
 	case CH_DECIMAL: {
 		Big z = {{0, 0, 0, 0}};
-		put_big(out, &z, decimal_bytes(c->ch.precision));
+		put_big(out, &z, rowbinary_decimal_bytes(c->ch.precision));
 		break;
 	}
 	case CH_STRING: buf_put_varint(out, 0); break;
@@ -201,7 +202,7 @@ static void put_clamped(const ColConv *c, int dir, Buf *out)
 		Big b = big_all_nines(t->precision);
 		if (dir < 0)
 			big_negate(&b);
-		put_big(out, &b, decimal_bytes(t->precision));
+		put_big(out, &b, rowbinary_decimal_bytes(t->precision));
 		break;
 	}
 	case CH_INT8: buf_put_u8(out, dir > 0 ? 0x7f : 0x80); break;
@@ -350,7 +351,7 @@ static ConvResult put_decimal(ColConv *c, const Value *v, bool nullable, Buf *ou
 	}
 	if (v->nsign == NUM_NEG)
 		big_negate(&b);
-	put_big(out, &b, decimal_bytes(t->precision));
+	put_big(out, &b, rowbinary_decimal_bytes(t->precision));
 	return CONV_OK;
 }
 
@@ -736,88 +737,4 @@ void rowbinary_describe(ColConv *c, bool binary, const char *data, int len, char
 		buf_puts(&b, "(binary value)");
 	copy_out(out, outlen, b.data, b.len);
 	buf_free(&b);
-}
-
-static bool read_varint(const char *p, size_t n, size_t *used, uint64_t *v)
-{
-	*v = 0;
-	for (size_t i = 0; i < n && i < 10; i++) {
-		*v |= (uint64_t)((unsigned char)p[i] & 0x7f) << (7 * i);
-		if (!((unsigned char)p[i] & 0x80)) {
-			*used = i + 1;
-			return true;
-		}
-	}
-	return false;
-}
-
-static size_t fixed_size(const ChType *t)
-{
-	switch (t->kind) {
-	case CH_BOOL:
-	case CH_UINT8:
-	case CH_INT8: return 1;
-	case CH_UINT16:
-	case CH_INT16:
-	case CH_DATE: return 2;
-	case CH_UINT32:
-	case CH_INT32:
-	case CH_FLOAT32:
-	case CH_DATE32:
-	case CH_DATETIME: return 4;
-	case CH_UINT64:
-	case CH_INT64:
-	case CH_FLOAT64:
-	case CH_DATETIME64: return 8;
-	case CH_UUID: return 16;
-	case CH_DECIMAL: return (size_t)decimal_bytes(t->precision);
-	case CH_STRING: return 0;
-	}
-	return 0;
-}
-
-/* One scalar (with its Nullable byte when nullable). */
-static bool skip_scalar(const ChType *t, bool nullable, const char *p, size_t n, size_t *used)
-{
-	size_t off = 0;
-	if (nullable) {
-		if (n < 1)
-			return false;
-		off = 1;
-		if (p[0]) {
-			*used = 1;
-			return true;
-		}
-	}
-	if (t->kind == CH_STRING) {
-		uint64_t len;
-		size_t vl;
-		if (!read_varint(p + off, n - off, &vl, &len) || len > n - off - vl)
-			return false;
-		*used = off + vl + (size_t)len;
-		return true;
-	}
-	size_t sz = fixed_size(t);
-	if (n - off < sz)
-		return false;
-	*used = off + sz;
-	return true;
-}
-
-bool rowbinary_skip(const ChType *t, const char *p, size_t n, size_t *used)
-{
-	if (!t->array)
-		return skip_scalar(t, t->nullable, p, n, used);
-	uint64_t count;
-	size_t off;
-	if (!read_varint(p, n, &off, &count))
-		return false;
-	for (uint64_t i = 0; i < count; i++) {
-		size_t u;
-		if (!skip_scalar(t, t->nullable, p + off, n - off, &u))
-			return false;
-		off += u;
-	}
-	*used = off;
-	return true;
 }

@@ -58,8 +58,12 @@ ConvResult rowbinary_put(ColConv *c, bool binary, const char *data, int len, Buf
 /* Append the column's empty value (NULL, 0, '', [], 1970-01-01): for delete rows. */
 void rowbinary_put_default(const ColConv *c, Buf *out);
 
-/* Length of one RowBinary value of type t at p (n bytes available); false if truncated. */
+/* Length of one RowBinary value of type t at p (n bytes available); false if truncated
+ * (rowbinary_read.c). */
 bool rowbinary_skip(const ChType *t, const char *p, size_t n, size_t *used);
+
+/* Bytes of a Decimal of this precision in RowBinary: 4, 8, 16 or 32. */
+int rowbinary_decimal_bytes(int precision);
 
 /*
  * Render a value as PostgreSQL's text form would print it (for messages naming a row's key),
