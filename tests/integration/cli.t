@@ -13,6 +13,13 @@ for cmd in check plan snapshot run status verify resync pause resume drop keygen
 done
 like "$("$PGCH" --help)" 'Commands:' "pgch --help lists the commands"
 like "$("$PGCH" snapshot --help)" '--keep-slot' "snapshot's page documents --keep-slot"
+# issue 12: the pages of the commands it added or changed
+like "$("$PGCH" verify --help)" 'every replicated value' "verify's page: it compares every value"
+like "$("$PGCH" verify --help)" 'snapshot of a temporary slot' "verify's page: it may run while the pipe streams"
+like "$("$PGCH" verify --help)" '--table T' "verify's page documents --table"
+like "$("$PGCH" resync --help)" 'shadow table .*' "resync's page: the copy goes into a shadow table"
+like "$("$PGCH" resync --help | tr '\n' ' ')" 'never an +empty table' "resync's page: readers never see an empty table"
+like "$("$PGCH" run --help)" 'SIGHUP re-reads CONFIG' "run's page: SIGHUP re-reads the config"
 
 # bad ARGS... REGEX DESCRIPTION: exit 2, one line on stderr, nothing on stdout
 bad() {
