@@ -13,6 +13,7 @@
 #include "log.h"
 #include "pg.h"
 #include "plan.h"
+#include "rowfilter.h"
 
 bool schema_ch_has_column(ChConn *ch, const Config *cfg, const Table *t, const char *name, bool *has)
 {
@@ -150,6 +151,9 @@ bool schema_add_columns(ChConn *ch, PGconn *pg, const Config *cfg, const Table *
 	if (added && extra.len)
 		*unsure = "its ClickHouse table has columns the plan does not (renamed at the source or in the config's "
 			  "columns?), and the new ones have no values for the rows copied before";
+	else if (added && !*unsure && rowfilter_has_column_list(t, PQserverVersion(pg)))
+		*unsure = "the publication's column list (exclude_columns) left the added columns out until now, so "
+			  "rows changed since they were added have no values for them";
 	free(have);
 	buf_free(&sql);
 	buf_free(&ans);

@@ -80,6 +80,9 @@ for n in 1 2; do
 	on_node $n wait_same 90 "SELECT id, n FROM small ORDER BY id" \
 		"SELECT id, n FROM $CHDB.small FINAL WHERE _pgch_is_deleted = 0 ORDER BY id" "node$n: small equals the source value by value"
 done
+# a later change, flushed with both replicas up, confirms a position past everything before it
+# (the UPDATE's own commit may end a few bytes before $lsn when other WAL followed it)
+pg -c "UPDATE big SET v = v WHERE id = 1"
 wait_until 30 "the slot to move past the change" eval \
 	"[ \"\$(psql -X -At -d postgres -c \"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'pgch_$T_NAME'\")\" = t ]"
 ok $? "the slot moves past the change once the quorum insert succeeded"

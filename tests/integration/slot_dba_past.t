@@ -11,6 +11,8 @@
 # by DDL gives its transaction an xid the new slot waits for.) pgch check, which has
 # no C, reports the slot OK before the run and again after it (a new run takes a new C past
 # the slot's position and loses nothing), and that second run is exact.
+# exclusive: holds a transaction with an xid open, which every logical slot created meanwhile
+# in the cluster waits for
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cdc.sh"
 
