@@ -180,11 +180,14 @@ static bool tick(Stream *s)
 	}
 	if (a->pending_rows > 0 && now - a->first_pending >= s->cfg->pipe.sync_interval && !stream_flush_async(s))
 		return false;
-	if (a->acked > s->confirmed)
+	/* a flush that settled is reported at once, not at the next status interval (up to a third
+	 * of wal_sender_timeout later): the slot frees WAL and the server's flush_lag is current */
+	bool settled = a->acked > s->confirmed;
+	if (settled)
 		s->confirmed = a->acked;
 	if (idle(s) && s->repl.server_pos > s->confirmed && s->repl.server_pos >= s->repl.received)
 		s->confirmed = s->repl.server_pos;
-	if (repl_status_due(&s->repl, now) && !send_status(s, false))
+	if ((settled || repl_status_due(&s->repl, now)) && !send_status(s, false))
 		return false;
 	if (idle(s) && s->cfg->pipe.heartbeat_interval > 0 && now - s->last_heartbeat >= s->cfg->pipe.heartbeat_interval)
 		heartbeat(s);
