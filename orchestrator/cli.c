@@ -379,8 +379,80 @@ int cli_status(const char *config, const CliOptions *o)
 	return reached ? PGCH_EXIT_OK : PGCH_EXIT_FAILED;
 }
 
+/* Drop one recorded table's ClickHouse table (a resync's shadow row: the shadow and the table
+ * it was to replace). */
+static bool drop_recorded(Session *s, const StateRecord *rec)
+{
+	char *real = resync_real_target(rec->target);
+	const char *names[2] = {rec->target, real};
+	bool ok = true;
+	for (int k = 0; ok && k < 2 && names[k]; k++) {
+		Table t = {.target = (char *)names[k]};
+		Buf q;
+		buf_init(&q);
+		plan_drop_sql(&t, s->cfg, &s->ch.caps, &q);
+		ok = cluster_ddl(&s->ch, q.data);
+		if (ok)
+			log_info("dropped ClickHouse table %s.%s", s->cfg->dest.database, names[k]);
+		buf_free(&q);
+	}
+	free(real);
+	return ok;
+}
+
+/* pgch drop --table T --tables: a table the config no longer selects loses its ClickHouse
+ * table and its recorded progress; the slot, the publication and the other tables stay. */
+static int drop_one_table(const char *config, const CliOptions *o)
+{
+	if (!o->drop_tables) {
+		log_error("pgch drop --table %s drops that table's ClickHouse table: add --tables to say so (without "
+			  "--table, pgch drop removes the whole pipe's slot and publication)",
+			  o->table);
+		return PGCH_EXIT_USAGE;
+	}
+	Session s;
+	int rc = session_open(&s, config, true);
+	if (rc != PGCH_EXIT_OK) {
+		session_close(&s);
+		return rc;
+	}
+	const Table *t = catalog_find(&s.cat, o->table);
+	State st;
+	if (t) {
+		log_error("%s is still one of the tables %s selects: remove it from the config (and reload pgch run with "
+			  "SIGHUP) before dropping its ClickHouse table",
+			  t->display, s.cfg->path);
+		rc = PGCH_EXIT_USAGE;
+	} else if (!state_load(&s.ch, s.cfg, &st)) {
+		rc = PGCH_EXIT_FAILED;
+	} else {
+		const StateRecord *rec = NULL;
+		for (int i = 0; i < st.n && !rec; i++)
+			if (st.rows[i].kind == STATE_TABLE &&
+			    (strcmp(st.rows[i].table, o->table) == 0 || strcmp(st.rows[i].target, o->table) == 0))
+				rec = &st.rows[i];
+		if (!rec) {
+			log_error("pipe %s has no table %s on record (give the source name, schema.table, or its ClickHouse "
+				  "name; pgch status lists them)",
+				  s.cfg->pipe.name, o->table);
+			rc = PGCH_EXIT_USAGE;
+		} else {
+			char *name = xstrdup(rec->table);
+			rc = drop_recorded(&s, rec) && state_forget_table(&s.ch, s.cfg, name) ? PGCH_EXIT_OK : PGCH_EXIT_FAILED;
+			if (rc == PGCH_EXIT_OK)
+				log_info("%s: its ClickHouse table and recorded progress are dropped", name);
+			free(name);
+		}
+		state_free(&st);
+	}
+	session_close(&s);
+	return rc;
+}
+
 int cli_drop(const char *config, const CliOptions *o)
 {
+	if (o->table)
+		return drop_one_table(config, o);
 	Session s;
 	int rc = session_open_source(&s, config);
 	if (rc != PGCH_EXIT_OK) {
@@ -427,25 +499,10 @@ int cli_drop(const char *config, const CliOptions *o)
 		goto out;
 	bool ok = true;
 	if (o->drop_tables) {
-		for (int i = 0; ok && i < st.n; i++) {
-			if (st.rows[i].kind != STATE_TABLE)
-				continue;
-			/* as recorded: the source table may be gone; a row naming a resync's shadow
-			 * table stands for the shadow and the table it was to replace */
-			char *real = resync_real_target(st.rows[i].target);
-			const char *names[2] = {st.rows[i].target, real};
-			for (int k = 0; ok && k < 2 && names[k]; k++) {
-				Table t = {.target = (char *)names[k]};
-				Buf q;
-				buf_init(&q);
-				plan_drop_sql(&t, cfg, &s.ch.caps, &q);
-				ok = cluster_ddl(&s.ch, q.data);
-				if (ok)
-					log_info("dropped ClickHouse table %s.%s", cfg->dest.database, names[k]);
-				buf_free(&q);
-			}
-			free(real);
-		}
+		/* as recorded: the source table may be gone */
+		for (int i = 0; ok && i < st.n; i++)
+			if (st.rows[i].kind == STATE_TABLE)
+				ok = drop_recorded(&s, &st.rows[i]);
 	}
 	state_free(&st);
 	if (ok && st.n >= 0 && !state_clear(&s.ch, cfg))

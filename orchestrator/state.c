@@ -413,6 +413,26 @@ bool state_clear(ChConn *ch, const Config *cfg)
 	return ok;
 }
 
+bool state_forget_table(ChConn *ch, const Config *cfg, const char *table)
+{
+	State st;
+	if (!state_load(ch, cfg, &st))
+		return false;
+	int n = 0;
+	for (int i = 0; i < st.n; i++) {
+		StateRecord *r = &st.rows[i];
+		if ((r->kind == STATE_TABLE || r->kind == STATE_PARTITION) && strcmp(r->table, table) == 0) {
+			r->status = STATE_FORGOTTEN;
+			StateRecord tmp = st.rows[n];
+			st.rows[n++] = *r;
+			*r = tmp;
+		}
+	}
+	bool ok = n == 0 || state_put(ch, cfg, st.rows, n);
+	state_free(&st);
+	return ok;
+}
+
 bool state_mark_needs_resync(ChConn *ch, const Config *cfg, const char *table, const char *target, uint64_t lsn,
 			     const char *why)
 {

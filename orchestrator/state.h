@@ -96,6 +96,9 @@ const StateRecord *state_find(const State *st, StateKind kind, const char *table
 bool state_put(ChConn *ch, const Config *cfg, const StateRecord *rows, int n);
 /* Remove this pipe's rows (for --restart and drop). */
 bool state_clear(ChConn *ch, const Config *cfg);
+
+/* Forget one table's rows (the table and its partitions), as state_clear does for all. */
+bool state_forget_table(ChConn *ch, const Config *cfg, const char *table);
 /* The stream's mark on a table whose changes cannot be applied (why: for people). */
 bool state_mark_needs_resync(ChConn *ch, const Config *cfg, const char *table, const char *target, uint64_t lsn,
 			     const char *why);

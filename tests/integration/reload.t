@@ -78,6 +78,24 @@ wait_same 60 "SELECT count(*), sum(id), string_agg(note, ',' ORDER BY id) FROM b
 is "$(ch "SELECT count() FROM $CHDB.a FINAL")" "$n" "a, removed, receives no more changes"
 is "$(ch "SELECT count() FROM system.tables WHERE database = '$CHDB' AND name = 'a'")" 1 "and its ClickHouse table stays"
 
+# ---------------------------------------------------------------- pgch drop --table: the removed table's ClickHouse table
+out=$("$PGCH" drop "$WORK/r.lua" --table public.b --tables 2>&1)
+is "$?" 2 "pgch drop --table of a table the config still selects: refused"
+like "$out" 'public\.b is still one of the tables .* selects: remove it from the config' "... saying to remove it from the config first"
+out=$("$PGCH" drop "$WORK/r.lua" --table public.a 2>&1)
+is "$?" 2 "pgch drop --table without --tables: refused"
+like "$out" 'add --tables to say so' "... asking for --tables"
+out=$("$PGCH" drop "$WORK/r.lua" --table public.a --tables 2>&1)
+is "$?" 0 "pgch drop --table public.a --tables, while pgch run streams b"
+[ "$?" = 0 ] || diag "$out"
+is "$(ch "SELECT count() FROM system.tables WHERE database = '$CHDB' AND name IN ('a', 'b')")" 1 "a's ClickHouse table is dropped, b's stays"
+is "$(ch "SELECT count() FROM $CHDB._pgch_state FINAL WHERE pipe = '$T_NAME' AND source_table = 'public.a' AND status != 'forgotten'")" 0 \
+	"a's recorded progress is forgotten"
+is "$(pg -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgch_$T_NAME'") $(pg -c "SELECT string_agg(tablename, ',') FROM pg_publication_tables WHERE pubname = 'pgch_$T_NAME'")" \
+	"1 b" "the slot and the publication (of b) stay"
+pg -c "INSERT INTO b VALUES (900001, 'after drop')"
+wait_same 60 "SELECT count(*) FROM b" "SELECT count() FROM $CHDB.b FINAL WHERE _pgch_is_deleted = 0" "b keeps streaming"
+
 # ---------------------------------------------------------------- a source table dropped while streaming
 pg -c "DROP TABLE b"
 out=$("$PGCH" status "$WORK/r.lua" 2>&1)
