@@ -50,6 +50,12 @@ void rowhook_init(RowHook *h, const Config *cfg, const Table *t)
 	lua_pushstring(L, t->target);
 	lua_setfield(L, -2, "target");
 	h->targ = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_Debug ar;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, h->fn);
+	if (!lua_isfunction(L, -1))
+		lua_pop(L, 1);
+	else if (lua_getinfo(L, ">S", &ar) && ar.linedefined > 0) /* ">": pops the function */
+		snprintf(h->defined, sizeof h->defined, "%s:%d", ar.short_src, ar.linedefined);
 }
 
 void rowhook_free(RowHook *h)
@@ -272,6 +278,7 @@ RowHookResult rowhook_run(RowHook *h, const char *const *in, const int *inlens)
 	if (!sandbox_pcall(L, 1, 0, h->what.data))
 		return ROWHOOK_FAIL; /* logged */
 	if (h->result == ROWHOOK_FAIL)
-		log_error("%s: %s", h->what.data, h->err);
+		log_error("%s: %s%s%s%s", h->what.data, h->err, h->defined[0] ? " (on_row at " : "", h->defined,
+			  h->defined[0] ? ")" : "");
 	return h->result;
 }

@@ -44,6 +44,7 @@ typedef struct RowHook {
 	int *offs;
 	Buf out;
 	Buf what;           /* "on_row(schema.name), row with key = ...", for messages */
+	char defined[96];   /* where the function is defined: "file:line" */
 	int ncols;
 	/* one call's input and outcome (for the protected call) */
 	const char *const *in;

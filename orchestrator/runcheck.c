@@ -11,6 +11,8 @@
 #include "cluster.h"
 #include "log.h"
 #include "pg.h"
+#include "rowfilter.h"
+#include "rowhook.h"
 #include "slot.h"
 
 /* wal_level, the role's right to replicate, free slots and WAL senders. */
@@ -170,6 +172,49 @@ static bool check_destination(ChConn *ch)
 	return ok;
 }
 
+#define HOOK_TRIAL_ROWS 100
+
+/* Each row hook on the first rows of its table, before anything exists: a hook that fails on
+ * them (a changed key, a value no column takes, a Lua error, a runaway loop) stops the run
+ * here, once, rather than a worker after the tables, publication and slot are made. */
+static bool check_row_hooks(PGconn *pg, const Config *cfg, const Catalog *cat)
+{
+	bool ok = true;
+	for (int ti = 0; ti < cat->ntables && ok; ti++) {
+		const Table *t = &cat->tables[ti];
+		if (!rowhook_enabled(cfg, t))
+			continue;
+		Buf sql;
+		buf_init(&sql);
+		char *cols = catalog_select_list(t);
+		buf_printf(&sql, "SELECT %s FROM %s", cols, t->qualified);
+		free(cols);
+		rowfilter_sql(t, false, &sql);
+		buf_printf(&sql, " LIMIT %d", HOOK_TRIAL_ROWS);
+		PGresult *res = pg_query(pg, sql.data);
+		buf_free(&sql);
+		if (!res)
+			return false;
+		RowHook h;
+		rowhook_init(&h, cfg, t);
+		const char **vals = xcalloc((size_t)t->ncols + 1, sizeof(char *));
+		int *lens = xcalloc((size_t)t->ncols + 1, sizeof(int));
+		for (int r = 0; r < PQntuples(res) && ok; r++) {
+			for (int c = 0; c < t->ncols; c++) {
+				bool null = PQgetisnull(res, r, c);
+				vals[c] = null ? NULL : PQgetvalue(res, r, c);
+				lens[c] = null ? -1 : PQgetlength(res, r, c);
+			}
+			ok = rowhook_run(&h, vals, lens) != ROWHOOK_FAIL; /* logged */
+		}
+		free(vals);
+		free(lens);
+		rowhook_free(&h);
+		PQclear(res);
+	}
+	return ok;
+}
+
 bool runcheck(PGconn *pg, ChConn *ch, const Config *cfg, const Catalog *cat, bool create_slot)
 {
 	bool may_replicate;
@@ -191,6 +236,8 @@ bool runcheck(PGconn *pg, ChConn *ch, const Config *cfg, const Catalog *cat, boo
 	}
 	ok = ok && cr.problems == 0;
 	cluster_report_free(&cr);
+	if (ok && !check_row_hooks(pg, cfg, cat))
+		ok = false;
 	if (!ok)
 		log_info("nothing was created or changed on either server: fix the above and run pgch again");
 	return ok;

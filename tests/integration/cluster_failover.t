@@ -59,7 +59,7 @@ on_node 1 same_rows "SELECT count(*), sum(id) FROM big" "SELECT count(), sum(id)
 
 # --- insert_quorum = 2: a quorum failure is retried, never counted as written
 sed -i "s/  timeout = 2,/  insert_quorum = 2,\n  timeout = 2,/" "$WORK/p.lua"
-run_start "$WORK/p.lua"
+run_start "$WORK/p.lua" -v -v # debug: each position the stream confirms, and why
 wait_until 60 "the stream to start" run_has 'stream\[[0-9]+\] info: streaming from slot'
 ok $? "pgch run streams with insert_quorum = 2"
 pg -c "UPDATE small SET n = n + 1000 WHERE id <= 10"
@@ -73,7 +73,11 @@ behind=$(psql -X -At -d postgres -c "SELECT confirmed_flush_lsn < '$lsn' FROM pg
 # fails under the full suite, passes alone: cause unknown (issue 9 note), kept visible as a TODO
 todo "$([ "$behind" = t ]; echo $?)" "issue 9: fails after the full suite, passes alone; unexplained" \
 	"the slot does not move past the change while the quorum of 2 is not met (the insert is not acknowledged)"
-[ "$behind" = t ] || { diag "change at $lsn, slot at $(psql -X -At -d postgres -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'pgch_$T_NAME'")"; show_log 30; }
+[ "$behind" = t ] || {
+	diag "change at $lsn, slot at $(psql -X -At -d postgres -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'pgch_$T_NAME'")"
+	diag "$(tail -n +"$RUN_FROM" "$RUN_LOG" | grep -E 'stream\[|confirming' | grep -v 'debug: (sent|received)' | tail -n 60)"
+	diag "node 2's INSERTs into small: $(qn 2 "SYSTEM FLUSH LOGS"; qn 2 "SELECT event_time, type, exception_code, query_id FROM system.query_log WHERE query LIKE 'INSERT INTO%small%' AND event_date = today() ORDER BY event_time FORMAT TSV")"
+}
 out=$("$CLUSTER_SH" start-node "$CLUSTER_DIR" 1 2>&1)
 ok $? "node 1 started again: $out"
 for n in 1 2; do
