@@ -10,6 +10,8 @@
 #include "buf.h"
 #include "pg.h"
 #include "preflight_pooler.h"
+#include "rowhook.h"
+#include "runcheck.h"
 #include "slot.h"
 
 /* Names of the usable (not refused) tables, at most 5, for findings. */
@@ -496,6 +498,23 @@ bool preflight_source_connect(SourceCheck *c, const Config *cfg, Findings *out)
 	return false;
 }
 
+/* The row hooks on each table's first rows, as pgch run tries them before it creates anything. */
+static void check_row_hooks(SourceCheck *c)
+{
+	if (!c->have_cat)
+		return;
+	int hooked = 0;
+	for (int i = 0; i < c->cat.ntables; i++)
+		hooked += rowhook_enabled(c->cfg, &c->cat.tables[i]);
+	if (hooked == 0)
+		return;
+	if (runcheck_row_hooks(c->pg, c->cfg, &c->cat))
+		findings_add(c->out, "row hooks", CHECK_OK, NULL, "on_row takes the first rows of %d table%s", hooked,
+			     hooked == 1 ? "" : "s");
+	else
+		findings_add_captured(c->out, "row hooks", "fix on_row in the config");
+}
+
 void preflight_source_check(SourceCheck *c, const ChCaps *caps)
 {
 	check_path(c);
@@ -509,6 +528,7 @@ void preflight_source_check(SourceCheck *c, const ChCaps *caps)
 		check_slot(c, &slot);
 	else
 		findings_add_captured(c->out, "slot", "see the finding");
+	check_row_hooks(c);
 }
 
 void preflight_source_close(SourceCheck *c)

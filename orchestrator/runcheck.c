@@ -174,10 +174,7 @@ static bool check_destination(ChConn *ch)
 
 #define HOOK_TRIAL_ROWS 100
 
-/* Each row hook on the first rows of its table, before anything exists: a hook that fails on
- * them (a changed key, a value no column takes, a Lua error, a runaway loop) stops the run
- * here, once, rather than a worker after the tables, publication and slot are made. */
-static bool check_row_hooks(PGconn *pg, const Config *cfg, const Catalog *cat)
+bool runcheck_row_hooks(PGconn *pg, const Config *cfg, const Catalog *cat)
 {
 	bool ok = true;
 	for (int ti = 0; ti < cat->ntables && ok; ti++) {
@@ -236,7 +233,7 @@ bool runcheck(PGconn *pg, ChConn *ch, const Config *cfg, const Catalog *cat, boo
 	}
 	ok = ok && cr.problems == 0;
 	cluster_report_free(&cr);
-	if (ok && !check_row_hooks(pg, cfg, cat))
+	if (ok && !runcheck_row_hooks(pg, cfg, cat))
 		ok = false;
 	if (!ok)
 		log_info("nothing was created or changed on either server: fix the above and run pgch again");

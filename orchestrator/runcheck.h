@@ -27,4 +27,10 @@
 /* create_slot: the pipe's replication slot is to be created (and does not exist). */
 bool runcheck(PGconn *pg, ChConn *ch, const Config *cfg, const Catalog *cat, bool create_slot);
 
+/* Each row hook on the first 100 rows of its table (its filter applied), before anything
+ * exists: a hook that fails on them (a changed key, a value no column takes, a Lua error, a
+ * runaway loop) is logged once, with where on_row is defined, and false is returned, so the
+ * run stops before it creates anything (pgch check reports it too). */
+bool runcheck_row_hooks(PGconn *pg, const Config *cfg, const Catalog *cat);
+
 #endif

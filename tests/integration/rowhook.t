@@ -108,6 +108,9 @@ bad_hook() { # bad_hook DESCRIPTION REGEX LUA...: pgch snapshot fails with one m
 	local made
 	made="$(ch "SELECT count() FROM system.databases WHERE name = '$CHDB'") $(pg -F ' ' -c "SELECT (SELECT count(*) FROM pg_publication WHERE pubname = 'pgch_${T_NAME}_bad'), (SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pgch_${T_NAME}_bad')")"
 	is "$made" "0 0 0" "$what: nothing created (ClickHouse database, publication, slot)"
+	out=$("$PGCH" check "$CFG" 2>&1)
+	is "$?" 1 "$what: pgch check fails as well"
+	like "$out" 'FAIL +on_row\(public\.own\), row with id = [0-9]+: .*bad\.lua:[0-9]+' "$what: pgch check names the hook, the row and the file:line"
 	"$PGCH" drop "$CFG" >/dev/null 2>&1
 }
 bad_hook "a hook that changes the key" \
