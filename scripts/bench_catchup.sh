@@ -52,7 +52,7 @@ run_once() {
 	floor=$(update_in_one_txn "$db" "UPDATE wide SET c1 = c1 + 1")
 	nrows=$(wq -c "SELECT count(*) FROM wide")
 	[ -z "${BENCH_DEBUG:-}" ] || echo "floor $floor rows $nrows" >&2
-	endpos=$(wq -c "SELECT pg_current_wal_lsn()")
+	endpos=$(wq -c "SELECT pg_current_wal_insert_lsn()")
 	wsum=$(wq -c "SELECT coalesce(sum(c1), 0) FROM wide")
 	t0=$(now)
 	/usr/bin/time -f '%U %S' -o "$work/recv.time" pg_recvlogical -d "$db" --slot catchup_recv --start \

@@ -56,7 +56,7 @@ sed -i 's/order_by = { "tid", "bid", "aid", "mtime", "delta" }/order_by = { "hid
 # ---- (a) catch-up
 psqlq -c "SELECT pg_create_logical_replication_slot('bench_recvlogical', 'pgoutput')" >/dev/null
 floor=$(update_in_one_txn "$db" "UPDATE pgbench_accounts SET abalance = abalance + 1")
-endpos=$(psqlq -c "SELECT pg_current_wal_lsn()")
+endpos=$(psqlq -c "SELECT pg_current_wal_insert_lsn()")
 want_sum=$(psqlq -c "SELECT sum(abalance) FROM pgbench_accounts")
 
 t0=$(now)
@@ -141,7 +141,7 @@ LUA
 "$PGCH" snapshot --keep-slot "$work/wide.lua" >"$work/wide-snapshot.log" 2>&1 || { cat "$work/wide-snapshot.log"; exit 1; }
 wq -c "SELECT pg_create_logical_replication_slot('bench_recvlogical_w', 'pgoutput')" >/dev/null
 wfloor=$(update_in_one_txn "$wdb" "UPDATE wide SET c1 = c1 + 1")
-wendpos=$(wq -c "SELECT pg_current_wal_lsn()")
+wendpos=$(wq -c "SELECT pg_current_wal_insert_lsn()")
 wwant=$(wq -F $'\t' -c "SELECT $("$here/wide.sh" --check pg) FROM wide")
 wsum=$(wq -c "SELECT coalesce(sum(c1), 0) FROM wide")
 

@@ -70,7 +70,7 @@ C=$(tail -n +"$RUN_FROM" "$RUN_LOG" | sed -nE "s/.*temporary slot ${SLOT}_tmp[^ 
 like "$C" '^[0-9A-F]+/[0-9A-F]+$' "C, the temporary slot's consistent point, is logged ($C)"
 
 # 4. meanwhile a consumer moves the DBA's slot past C: a commit after C, then the slot to it
-echo "INSERT INTO marker VALUES (1); SELECT 'advanced ' || (end_lsn > '$C'::pg_lsn) FROM pg_replication_slot_advance('$SLOT', pg_current_wal_lsn());" >&9
+echo "SET synchronous_commit = on; INSERT INTO marker VALUES (1); SELECT 'advanced ' || (end_lsn > '$C'::pg_lsn) FROM pg_replication_slot_advance('$SLOT', pg_current_wal_lsn());" >&9
 poll_until 30 out_has dba '^advanced ' || stop_here "the DBA's slot is advanced"
 is "$(sed -n 's/^advanced //p' "$WORK/dba.out")" true "the DBA's slot now confirms a position past C"
 sleep 1
