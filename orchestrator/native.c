@@ -121,16 +121,10 @@ static bool split_array(NativeCol *c, size_t mark)
 	buf_reset(s);
 	buf_put(s, d->data + mark, d->len - mark);
 	d->len = mark;
-	uint64_t count = 0;
-	size_t off = 0;
-	for (int shift = 0;; shift += 7) {
-		if (off >= s->len || shift > 63)
-			return false;
-		uint8_t byte = (uint8_t)s->data[off++];
-		count |= (uint64_t)(byte & 0x7f) << shift;
-		if (!(byte & 0x80))
-			break;
-	}
+	uint64_t count;
+	size_t off;
+	if (!rowbinary_read_varint(s->data, s->len, &off, &count))
+		return false;
 	for (uint64_t k = 0; k < count; k++) {
 		size_t used;
 		if (!put_element(c, s->data + off, s->len - off, &used))

@@ -62,6 +62,10 @@ void rowbinary_put_default(const ColConv *c, Buf *out);
  * (rowbinary_read.c). */
 bool rowbinary_skip(const ChType *t, const char *p, size_t n, size_t *used);
 
+/* A varint (LEB128, as RowBinary's lengths and counts) at p, within n bytes: its value and
+ * its size in *used; false if it does not end within n bytes (or 10). */
+bool rowbinary_read_varint(const char *p, size_t n, size_t *used, uint64_t *v);
+
 /* Bytes of a Decimal of this precision in RowBinary: 4, 8, 16 or 32. */
 int rowbinary_decimal_bytes(int precision);
 

@@ -5,7 +5,7 @@
  */
 #include "rowbinary.h"
 
-static bool read_varint(const char *p, size_t n, size_t *used, uint64_t *v)
+bool rowbinary_read_varint(const char *p, size_t n, size_t *used, uint64_t *v)
 {
 	*v = 0;
 	for (size_t i = 0; i < n && i < 10; i++) {
@@ -59,7 +59,7 @@ static bool skip_scalar(const ChType *t, bool nullable, const char *p, size_t n,
 	if (t->kind == CH_STRING) {
 		uint64_t len;
 		size_t vl;
-		if (!read_varint(p + off, n - off, &vl, &len) || len > n - off - vl)
+		if (!rowbinary_read_varint(p + off, n - off, &vl, &len) || len > n - off - vl)
 			return false;
 		*used = off + vl + (size_t)len;
 		return true;
@@ -77,7 +77,7 @@ bool rowbinary_skip(const ChType *t, const char *p, size_t n, size_t *used)
 		return skip_scalar(t, t->nullable, p, n, used);
 	uint64_t count;
 	size_t off;
-	if (!read_varint(p, n, &off, &count))
+	if (!rowbinary_read_varint(p, n, &off, &count))
 		return false;
 	for (uint64_t i = 0; i < count; i++) {
 		size_t u;
