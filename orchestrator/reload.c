@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "runcheck.h"
 
 static bool same_str(const char *a, const char *b)
 {
@@ -77,7 +78,7 @@ bool reload_prepare(const Config *cur, const Catalog *cur_cat, PGconn *pg, const
 	}
 	Catalog cat;
 	memset(&cat, 0, sizeof cat);
-	if (!catalog_discover(pg, cfg, caps, &cat)) {
+	if (!catalog_discover(pg, cfg, caps, &cat) || !runcheck_row_hooks(pg, cfg, &cat)) {
 		log_error("the tables of %s cannot be replicated as configured (see above): pgch run keeps its running config",
 			  cur->path);
 		catalog_free(&cat);

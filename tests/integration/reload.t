@@ -50,6 +50,13 @@ echo 'tables = {' >>"$WORK/r.lua"
 kill -HUP "$RUN_PID"
 wait_until 30 "the refusal" run_has 'r\.lua no longer loads \(see above\): pgch run keeps its running config'
 ok $? "a broken config: reported, the running config kept"
+# ---------------------------------------------------------------- a row hook that fails on the table's rows
+conf a b
+echo 'function on_row(t, row) row.id = row.id + 1; return row end' >>"$WORK/r.lua"
+kill -HUP "$RUN_PID"
+wait_until 30 "the refusal" run_has 'cannot be replicated as configured \(see above\): pgch run keeps its running config'
+ok $? "a hook that fails on the first rows: reported at the reload, the running config kept"
+ok "$(run_has 'on_row\(public\.a\), row with id = [0-9]+: on_row changed id, a key .*r\.lua:[0-9]+'; echo $?)" "... naming the row and the hook's file:line"
 # ---------------------------------------------------------------- a change that takes a restart
 conf a b
 sed -i "s/database = \"$CHDB\"/database = \"${CHDB}_other\"/" "$WORK/r.lua"
