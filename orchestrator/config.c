@@ -622,7 +622,7 @@ void config_free(Config *cfg)
 	char **strs[] = {&d->url, &d->database, &d->user, &d->password, &d->compression, &d->version_column,
 			 &d->deleted_column, &d->synced_column, &d->timestamp_fallback, &d->numeric_unconstrained,
 			 &d->state_table, &d->tls_ca_file, &d->tls_cert_file, &d->tls_key_file, &cfg->pipe.name, &cfg->pipe.slot, &cfg->pipe.publication,
-			 &cfg->pipe.on_unrepresentable, &cfg->path, &cfg->text};
+			 &cfg->pipe.on_unrepresentable, &cfg->pipe.metrics, &cfg->path, &cfg->text};
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
 		free(*strs[i]);
 	for (int i = 0; i < cfg->n_rules; i++)

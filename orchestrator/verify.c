@@ -296,6 +296,7 @@ int verify_run(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const ch
 	int nselected = 0, ncompare = 0;
 	if (!destination_tables(ch, cfg, &present)) {
 		buf_free(&present);
+		buf_free(&note);
 		return 1;
 	}
 	for (int i = 0; i < cat->ntables; i++) {
@@ -305,6 +306,7 @@ int verify_run(const Config *cfg, PGconn *pg, ChConn *ch, Catalog *cat, const ch
 	if (nselected == 0) {
 		log_error("--table %s is not one of the pipe's tables (pgch plan lists them)", only);
 		buf_free(&present);
+		buf_free(&note);
 		return 2;
 	}
 	ExportedSnapshot snap;
