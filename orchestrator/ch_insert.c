@@ -11,10 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zstd.h>
 
 #include "ch_int.h"
+#include "clock.h"
 #include "log.h"
 
 typedef struct Upload {
@@ -30,17 +30,10 @@ typedef struct Upload {
 	bool failed;
 	bool started;  /* curl asked for body bytes: the request reached a server */
 	uint64_t bytes;
-	double active;  /* when bytes last moved, or the producer last gave some (mono_now) */
+	double active;  /* when bytes last moved, or the producer last gave some (clock_now) */
 	curl_off_t ulnow, dlnow;
 	int stall;      /* seconds without either before the node is given up */
 } Upload;
-
-static double mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Make sure u->out has unread bytes, unless the body is complete. -1 on error. */
 static int upload_more(Upload *u)
@@ -104,7 +97,7 @@ static size_t read_cb(char *dst, size_t size, size_t nitems, void *ud)
 		n = size * nitems;
 	memcpy(dst, u->out.data + u->out_off, n);
 	u->out_off += n;
-	u->active = mono_now(); /* time spent in fill (waiting for PostgreSQL) is not a stall */
+	u->active = clock_now(); /* time spent in fill (waiting for PostgreSQL) is not a stall */
 	return n;
 }
 
@@ -115,7 +108,7 @@ static int stall_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t u
 	(void)dltotal;
 	(void)ultotal;
 	Upload *u = ud;
-	double now = mono_now();
+	double now = clock_now();
 	if (ulnow != u->ulnow || dlnow != u->dlnow || u->active == 0) {
 		u->ulnow = ulnow;
 		u->dlnow = dlnow;

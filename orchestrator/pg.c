@@ -25,9 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 
 int pg_tunnel_port;
@@ -106,9 +106,7 @@ bool pg_refused_by_pooler(const char *sqlstate)
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(clock_now() * 1000);
 }
 
 /* connect_timeout as libpq reads it: none (0) unless positive, and at least 2 s. False

@@ -5,10 +5,10 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 
 void progress_send(int fd, const ProgressMsg *m)
@@ -59,9 +59,7 @@ void progress_send_flush(int fd, ProgressKind kind, int64_t duration_us, int64_t
 
 double progress_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return clock_now();
 }
 
 void progress_format_count(int64_t v, char *out, size_t outlen)
