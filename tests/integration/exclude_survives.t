@@ -61,9 +61,7 @@ wait_same 60 "$PGQ" "$CHQ" "after TRUNCATE and new rows"
 no_secret "after TRUNCATE"
 
 # pgch resync
-copies=$(tail -n +"$RUN_FROM" "$RUN_LOG" | grep -c 'public\.people copied:')
-"$PGCH" resync "$WORK/x.lua" --table public.people >/dev/null 2>&1
-wait_until 90 "the resync" eval '[ "$(tail -n +"$RUN_FROM" "$RUN_LOG" | grep -c "public\.people copied:")" -gt "$copies" ]'
+resync_and_wait "$WORK/x.lua" public.people
 ok $? "pgch resync copies the table again"
 pg -c "UPDATE people SET secret = 'TOPSECRET-post', email = 'Post@Resync.io' WHERE id = 9"
 wait_same 60 "$PGQ" "$CHQ" "after pgch resync"

@@ -175,3 +175,12 @@ stream_pid() { # the live stream worker, or nothing
 # VmHWM (peak resident set) of a process, in kB.
 vm_hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
+
+# resync_and_wait CONFIG TABLE: pgch resync --table TABLE, then wait (90 s) until the run log
+# has one more "TABLE copied:" line than before; its status is wait_until's.
+resync_and_wait() {
+	local re=${2//./\\.} copies
+	copies=$(tail -n +"$RUN_FROM" "$RUN_LOG" | grep -c "$re copied:")
+	"$PGCH" resync "$1" --table "$2" >/dev/null 2>&1
+	wait_until 90 "the resync" eval "[ \"\$(tail -n +\"\$RUN_FROM\" \"\$RUN_LOG\" | grep -c \"$re copied:\")\" -gt $copies ]"
+}

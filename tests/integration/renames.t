@@ -151,9 +151,7 @@ wait_same 60 "$PGQ" "$CHQ" "a change at the source replaces the damage"
 pg -c "TRUNCATE customers" \
 	-c "INSERT INTO customers (cust_id, region, billing_city, score, notes) SELECT g, 'r', 't' || g, g, 'n' FROM generate_series(1, 50) g"
 wait_same 60 "$PGQ" "$CHQ" "after TRUNCATE and new rows"
-copies=$(tail -n +"$RUN_FROM" "$RUN_LOG" | grep -c 'public\.customers copied:')
-"$PGCH" resync "$WORK/p.lua" --table public.customers >/dev/null 2>&1
-wait_until 90 "the resync" eval '[ "$(tail -n +"$RUN_FROM" "$RUN_LOG" | grep -c "public\.customers copied:")" -gt "$copies" ]'
+resync_and_wait "$WORK/p.lua" public.customers
 ok $? "pgch resync copies the table again"
 pg -c "UPDATE customers SET billing_city = 'post-resync' WHERE cust_id = 9"
 wait_same 60 "$PGQ" "$CHQ" "after pgch resync"
