@@ -156,6 +156,10 @@ ConvResult native_put(NativeBlock *b, int i, ColConv *conv, bool binary, const c
 		buf_put(d, c->dflt, c->dflt_len);
 		return CONV_OK;
 	}
+	if (binary && conv->fast && rowbinary_put_fast(conv, data, len, d)) {
+		c->nulls.data[c->nulls.len++] = 0;
+		return CONV_OK;
+	}
 	/* Nullable(T): rowbinary writes a flag byte, then the value. Let the flag land on the
 	 * last byte before the value's place (the previous value's, or the spare byte), saved
 	 * and put back: the value is written where Native wants it, nothing is moved. */

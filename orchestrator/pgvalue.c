@@ -552,6 +552,28 @@ void pgvalue_format_date(const Value *v, Buf *out)
 	out->len = (size_t)(p - out->data);
 }
 
+/* " HH:MM:SS[.ffffff]" of rem microseconds into the day, trailing zeros of the fraction dropped */
+static char *put_time(char *p, int64_t rem)
+{
+	int secs = (int)(rem / 1000000), frac = (int)(rem % 1000000);
+	*p++ = ' ';
+	p = put_2digits(p, secs / 3600);
+	*p++ = ':';
+	p = put_2digits(p, secs / 60 % 60);
+	*p++ = ':';
+	p = put_2digits(p, secs % 60);
+	if (frac) {
+		int len = 6;
+		while (frac % 10 == 0) {
+			frac /= 10;
+			len--;
+		}
+		*p++ = '.';
+		p = put_digits(p, (uint64_t)frac, len);
+	}
+	return p;
+}
+
 void pgvalue_format_ts(const Value *v, bool tz, Buf *out)
 {
 	if (v->inf) {
@@ -563,23 +585,7 @@ void pgvalue_format_ts(const Value *v, bool tz, Buf *out)
 	bool bc;
 	buf_reserve(out, 64);
 	char *p = fmt_ymd(days + PG_EPOCH_DAYS, out->data + out->len, &bc);
-	int secs = (int)(rem / 1000000), frac = (int)(rem % 1000000);
-	*p++ = ' ';
-	p = put_2digits(p, secs / 3600);
-	*p++ = ':';
-	p = put_2digits(p, secs / 60 % 60);
-	*p++ = ':';
-	p = put_2digits(p, secs % 60);
-	if (frac) {
-		/* six digits, trailing zeros dropped */
-		int len = 6;
-		while (frac % 10 == 0) {
-			frac /= 10;
-			len--;
-		}
-		*p++ = '.';
-		p = put_digits(p, (uint64_t)frac, len);
-	}
+	p = put_time(p, rem);
 	if (tz) {
 		memcpy(p, "+00", 3);
 		p += 3;
@@ -590,6 +596,33 @@ void pgvalue_format_ts(const Value *v, bool tz, Buf *out)
 	}
 	*p = '\0';
 	out->len = (size_t)(p - out->data);
+}
+
+char *pgvalue_put_ts(char *p, int64_t us, bool tz, PgDayCache *dc)
+{
+	int64_t days = pgvalue_floor_div(us, US_PER_DAY);
+	int64_t rem = us - days * US_PER_DAY;
+	if (!dc->set || dc->days != days) {
+		int64_t y;
+		int m, d;
+		pgvalue_civil_from_days(days + PG_EPOCH_DAYS, &y, &m, &d);
+		if (y < 1 || y > 9999)
+			return NULL;
+		char *q = put_digits(dc->ymd, (uint64_t)y, 4);
+		*q++ = '-';
+		q = put_2digits(q, m);
+		*q++ = '-';
+		put_2digits(q, d);
+		dc->days = days;
+		dc->set = true;
+	}
+	memcpy(p, dc->ymd, 10);
+	p = put_time(p + 10, rem);
+	if (tz) {
+		memcpy(p, "+00", 3);
+		p += 3;
+	}
+	return p;
 }
 
 void pgvalue_format_numeric(const Value *v, Buf *out)

@@ -53,10 +53,18 @@ typedef struct Value {
 } Value;
 
 /* Per-column scratch reused across values: numeric digits, decoded bytea, formatted text. */
+/* The "YYYY-MM-DD" of the last day a timestamp was formatted on (pgvalue_put_ts). */
+typedef struct PgDayCache {
+	int64_t days; /* since 2000-01-01 */
+	char ymd[10];
+	bool set;
+} PgDayCache;
+
 typedef struct PgScratch {
 	uint16_t *digits;
 	size_t digits_cap;
 	Buf fmt;
+	PgDayCache day;
 } PgScratch;
 
 static inline int64_t pgvalue_floor_div(int64_t a, int64_t b)
@@ -87,6 +95,10 @@ ConvResult pgvalue_parse_numeric(PgScratch *c, const char *s, size_t n, Value *v
 void pgvalue_format(const Value *v, PgKind kind, bool tz, Buf *out);
 void pgvalue_format_date(const Value *v, Buf *out);
 void pgvalue_format_ts(const Value *v, bool tz, Buf *out);
+/* pgvalue_format_ts of a finite timestamp (us since 2000-01-01) written at p (room for 32
+ * bytes, not terminated), the date part from *dc when the day is the one formatted last: the
+ * end of the text, or NULL for a year outside 1..9999 (then nothing is written). */
+char *pgvalue_put_ts(char *p, int64_t us, bool tz, PgDayCache *dc);
 void pgvalue_format_numeric(const Value *v, Buf *out);
 
 /* Write a message into err and return CONV_BAD. */

@@ -37,6 +37,7 @@ typedef struct ColConv {
 	const ChCaps *caps;
 	bool tz;         /* timestamptz: its text form carries "+00" */
 	char delim;      /* array element delimiter in text form (pg_type.typdelim) */
+	uint8_t fast;    /* a direct binary-form conversion for this column (FAST_*), or 0 */
 	uint64_t unrep_count;
 	/* scratch, reused across values */
 	PgScratch scratch; /* numeric digits; formatted text, decoded bytea (scratch.fmt) */
@@ -54,6 +55,15 @@ void rowbinary_free(ColConv *c);
  * out at an unspecified length: callers rewind to the start of the row.
  */
 ConvResult rowbinary_put(ColConv *c, bool binary, const char *data, int len, Buf *out, char *err, size_t errlen);
+
+/*
+ * The column's direct conversion of a non-NULL binary-form value, when it has one (ints,
+ * floats, bool, text, date, timestamp and numeric into their usual ClickHouse types): the
+ * value's bytes without a Nullable flag, exactly what rowbinary_put writes after it. False
+ * (out unchanged) when the column has none or the value needs the general path (a bound, a
+ * special value, a malformed one): rowbinary_put then decides.
+ */
+bool rowbinary_put_fast(ColConv *c, const char *data, int len, Buf *out);
 
 /* Append the column's empty value (NULL, 0, '', [], 1970-01-01): for delete rows. */
 void rowbinary_put_default(const ColConv *c, Buf *out);

@@ -385,6 +385,151 @@ static void test_types(void)
 	buf_free(&b);
 }
 
+/* ---------------------------------------------------------------- direct conversions */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+static uint64_t rng(void) /* xorshift64: the same values every run */
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* A binary-form value of kind pg for case k: edges first, then random ones of every size. */
+static int fast_value(PgKind pg, int k, char *be)
+{
+	static uint64_t prev_ts;
+	static const int64_t edges[] = {0, 1, -1, INT16_MIN, INT16_MAX, INT32_MIN, INT32_MAX, INT64_MIN, INT64_MAX,
+					-10957, 49709 - 10957, 49710 - 10957, INT64_C(-946684800000000),
+					INT64_C(3408134399999999), INT64_C(3408134400000000), INT64_C(86399999999)};
+	int nedges = (int)(sizeof edges / sizeof edges[0]);
+	uint64_t x = rng();
+	bool wild = k % 4 == 0; /* any bits; otherwise a value as tables hold them */
+	if (k < nedges)
+		x = (uint64_t)edges[k];
+	else if (wild && k % 3 == 0)
+		x = (uint64_t)((int64_t)x >> (x % 60)); /* small magnitudes too */
+	int len = 8;
+	switch (pg) {
+	case PG_INT2: len = 2; break;
+	case PG_BOOL: len = 1; x = k % 5 == 4 ? 2 : x & 1; break; /* 2: not 0/1, still true */
+	case PG_INT4:
+	case PG_FLOAT4: len = 4; break;
+	case PG_DATE:
+		len = 4;
+		if (k >= nedges && !wild)
+			x = (uint64_t)(int64_t)(x % 60000) - 12000; /* 1967..2131 */
+		break;
+	case PG_TIMESTAMP:
+	case PG_TIMESTAMPTZ:
+		if (k >= nedges && !wild) /* 1970..2090, some on whole seconds */
+			x = (uint64_t)((int64_t)(x % (INT64_C(120) * 365 * 86400000000)) - INT64_C(946684800000000)) /
+			    (k % 2 ? 1 : 1000000) * (k % 2 ? 1 : 1000000);
+		if (k >= nedges && k % 4 == 1) /* a few minutes after the previous one: the day formatted last, or the next */
+			x = prev_ts + (rng() % 600000000);
+		prev_ts = x;
+		break;
+	case PG_NUMERIC: {
+		uint16_t dg[8];
+		int n = (int)(x % 7), sign = (x >> 8) % 9 == 0 ? 0xC000 : (x >> 8) % 2 ? 0x4000 : 0;
+		int weight = (int)((x >> 16) % 9) - 4;
+		if (!wild) {
+			n = (int)(x % 4);
+			weight = (int)((x >> 16) % 3);
+			sign = (x >> 8) % 2 ? 0x4000 : 0;
+		}
+		for (int i = 0; i < n; i++) {
+			dg[i] = (uint16_t)(rng() % (wild && k % 11 == 0 ? 10010 : 10000)); /* a bad digit now and then */
+			if (!wild && weight - i < 0)
+				dg[i] = (uint16_t)(dg[i] / 100 * 100); /* two fraction digits */
+		}
+		return numeric_bin(be, sign, weight, 2, dg, n);
+	}
+	default: break;
+	}
+	for (int i = 0; i < len; i++)
+		be[i] = (char)(x >> (8 * (len - 1 - i)));
+	return len;
+}
+
+/* rowbinary_put with the column's direct conversion and without it: same result, bytes, message */
+static void test_fast_paths(void)
+{
+	static const struct {
+		PgKind pg;
+		const char *type;
+		bool modern;
+	} pairs[] = {
+		{PG_INT2, "Int16", 0}, {PG_INT2, "Int64", 0}, {PG_INT4, "Int32", 0}, {PG_INT4, "Int64", 0},
+		{PG_INT8, "Int64", 0}, {PG_FLOAT4, "Float32", 0}, {PG_FLOAT8, "Float64", 0}, {PG_BOOL, "UInt8", 0},
+		{PG_BOOL, "Bool", 1}, {PG_DATE, "Date", 0}, {PG_DATE, "Date32", 1}, {PG_TIMESTAMP, "DateTime('UTC')", 0},
+		{PG_TIMESTAMP, "DateTime64(6, 'UTC')", 1}, {PG_TIMESTAMP, "DateTime64(3, 'UTC')", 1},
+		{PG_TIMESTAMP, "DateTime64(9, 'UTC')", 1}, {PG_TIMESTAMP, "String", 0}, {PG_TIMESTAMPTZ, "String", 0},
+		{PG_NUMERIC, "Decimal(14, 2)", 0}, {PG_NUMERIC, "Decimal(9, 2)", 0}, {PG_NUMERIC, "Decimal(18, 4)", 0},
+	};
+	static const Unrepresentable pols[] = {UNREP_ERROR, UNREP_NULL, UNREP_CLAMP};
+	const char *pg_names[PG_CHAR + 1] = {0};
+	pg_names[PG_INT2] = "int2", pg_names[PG_INT4] = "int4", pg_names[PG_INT8] = "int8";
+	pg_names[PG_FLOAT4] = "float4", pg_names[PG_FLOAT8] = "float8", pg_names[PG_BOOL] = "bool";
+	pg_names[PG_DATE] = "date", pg_names[PG_TIMESTAMP] = "timestamp", pg_names[PG_TIMESTAMPTZ] = "timestamptz";
+	pg_names[PG_NUMERIC] = "numeric";
+	for (size_t p = 0; p < sizeof pairs / sizeof pairs[0]; p++) {
+		const ChCaps *caps = pairs[p].modern ? &modern : &legacy;
+		int differ = 0, fast_used = 0, total = 0;
+		for (int nullable = 0; nullable < 2; nullable++) {
+			char type[64];
+			snprintf(type, sizeof type, nullable ? "Nullable(%s)" : "%s", pairs[p].type);
+			ChType t = ch_of(type, caps);
+			ColConv fast, slow; /* kept across values, as a column's are */
+			rowbinary_init(&fast, pairs[p].pg, &t, UNREP_ERROR, caps);
+			rowbinary_init(&slow, pairs[p].pg, &t, UNREP_ERROR, caps);
+			fast.tz = slow.tz = pairs[p].pg == PG_TIMESTAMPTZ;
+			slow.fast = 0;
+			for (int k = 0; k < 3000; k++) {
+				char be[64];
+				int len = fast_value(pairs[p].pg, k, be);
+				fast.policy = slow.policy = pols[k % 3];
+				Buf a, b, direct;
+				buf_init(&a);
+				buf_init(&b);
+				buf_init(&direct);
+				char ea[256] = "", eb[256] = "";
+				ConvResult ra = rowbinary_put(&fast, true, be, len, &a, ea, sizeof ea);
+				ConvResult rb = rowbinary_put(&slow, true, be, len, &b, eb, sizeof eb);
+				if (rowbinary_put_fast(&fast, be, len, &direct))
+					fast_used++;
+				total++;
+				if (ra != rb || (ra == CONV_OK ? a.len != b.len || memcmp(a.data, b.data, a.len) != 0
+								: strcmp(ea, eb) != 0) ||
+				    fast.unrep_count != slow.unrep_count || a.data[a.len] != '\0') {
+					if (!differ++) {
+						printf("# %s, case %d: direct %s", type, k, ra == CONV_OK ? hex(&a) : ea);
+						printf(" / general %s\n", rb == CONV_OK ? hex(&b) : eb);
+					}
+				}
+				buf_free(&a);
+				buf_free(&b);
+				buf_free(&direct);
+			}
+			rowbinary_free(&fast);
+			rowbinary_free(&slow);
+		}
+		ok(differ == 0 && fast_used > total / 4, "%s into %s: direct conversion equals the general one (%d of %d "
+							  "values taken directly)",
+		   pg_names[pairs[p].pg], pairs[p].type, fast_used, total);
+	}
+	ColConv none;
+	ChType u = ch_of("UInt16", &legacy);
+	rowbinary_init(&none, PG_INT4, &u, UNREP_ERROR, &legacy);
+	Buf o;
+	buf_init(&o);
+	char be4[4] = {0, 0, 0, 7};
+	ok(!rowbinary_put_fast(&none, be4, 4, &o) && o.len == 0, "int4 into UInt16 has no direct conversion (a bound)");
+	buf_free(&o);
+	rowbinary_free(&none);
+}
+
 int main(void)
 {
 	types_caps_legacy(&legacy);
@@ -401,5 +546,6 @@ int main(void)
 	test_timestamps();
 	test_arrays();
 	test_types();
+	test_fast_paths();
 	return done_testing();
 }
