@@ -103,11 +103,13 @@ static int numeric_to_big(const Value *v, int precision, int scale, Big *out)
 
 /*
  * numeric_to_big for Decimal(p <= 18): the same answers from one 64-bit accumulator, a whole
- * base-10000 group at a time above the scale (at most 18 significant digits cannot overflow).
+ * base-10000 group at a time (the group across the scale split by one division; at most 18
+ * significant digits cannot overflow).
  * Decimal(14, 2) columns cost a snapshot worker 8% of its time through the 256-bit loop.
  */
 static int numeric_to_small(const Value *v, int precision, int scale, Big *out)
 {
+	static const unsigned pow10_4[5] = {1, 10, 100, 1000, 10000};
 	uint64_t acc = 0;
 	int significant = 0;
 	int min_exp = -((scale + 3) / 4);
@@ -116,28 +118,24 @@ static int numeric_to_small(const Value *v, int precision, int scale, Big *out)
 	for (int e = v->weight; e >= min_exp && v->ndigits > 0; e--) {
 		int idx = v->weight - e;
 		unsigned d = (idx >= 0 && idx < v->ndigits) ? v->digits[idx] : 0;
-		if (4 * e >= -scale) { /* all four digits are at or above 10^-scale */
-			if (significant)
-				significant += 4;
-			else if (d)
-				significant = d >= 1000 ? 4 : d >= 100 ? 3 : d >= 10 ? 2 : 1;
-			if (significant > precision)
-				return 1;
-			acc = acc * 10000 + d;
+		int keep = 4 * e + 4 + scale; /* the group's digits at or above 10^-scale */
+		if (keep > 4)
+			keep = 4;
+		if (keep <= 0) {
+			if (d)
+				return 2;
 			continue;
 		}
-		unsigned pow = 1000;
-		for (int k = 0; k < 4; k++, pow /= 10) {
-			unsigned digit = d / pow % 10;
-			if (4 * e + 3 - k < -scale) {
-				if (digit)
-					return 2;
-				continue;
-			}
-			if ((significant || digit) && ++significant > precision)
-				return 1;
-			acc = acc * 10 + digit;
-		}
+		unsigned div = pow10_4[4 - keep], q = d / div;
+		if (significant)
+			significant += keep;
+		else if (q)
+			significant = q >= 1000 ? 4 : q >= 100 ? 3 : q >= 10 ? 2 : 1;
+		if (significant > precision)
+			return 1;
+		if (d % div)
+			return 2;
+		acc = acc * pow10_4[keep] + q;
 	}
 	*out = (Big){{acc, 0, 0, 0}};
 	return 0;
