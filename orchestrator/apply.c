@@ -184,12 +184,22 @@ static bool in_order(const Table *t, int c)
 static bool put_value(Applier *a, ApplyTable *at, int c, const PgoValue *v, Buf *row)
 {
 	Table *t = at->t;
+	ColConv *conv = &at->conv[c];
 	size_t head = row->len;
-	buf_put_u8(row, BATCH_VALUE);
-	buf_put_le(row, 0, 4);
+	buf_reserve(row, 5 + (v->kind == 'n' ? 0 : (size_t)v->len) + 16);
+	row->data[head] = BATCH_VALUE;
+	row->len = head + 5; /* the length is patched in below */
 	size_t start = row->len;
+	uint64_t unrep_before = conv->unrep_count;
+	if (v->kind == 'b' && conv->fast) { /* the commonest case, without the general path's dispatch */
+		if (conv->ch.nullable)
+			row->data[row->len++] = 0;
+		if (rowbinary_put_fast(conv, v->data, v->len, row))
+			goto done;
+		row->len = start;
+	}
 	char err[512];
-	ConvResult r = rowbinary_put(&at->conv[c], v->kind == 'b', v->data, v->kind == 'n' ? -1 : v->len, row, err, sizeof err);
+	ConvResult r = rowbinary_put(conv, v->kind == 'b', v->data, v->kind == 'n' ? -1 : v->len, row, err, sizeof err);
 	if (r != CONV_OK) {
 		row->len = head;
 		if (r == CONV_UNREP)
@@ -202,9 +212,10 @@ static bool put_value(Applier *a, ApplyTable *at, int c, const PgoValue *v, Buf 
 		a->fatal = true;
 		return false;
 	}
+	at->unrep += conv->unrep_count - unrep_before;
+done:;
 	uint32_t len = (uint32_t)(row->len - start);
-	for (int i = 0; i < 4; i++)
-		row->data[head + 1 + i] = (char)(len >> (8 * i));
+	memcpy(row->data + head + 1, &len, 4); /* little-endian, as batch_row_put writes it */
 	return true;
 }
 
@@ -226,7 +237,11 @@ static bool row_key(Applier *a, ApplyTable *at, const Buf *row, Buf *key)
 	const Table *t = at->t;
 	RowSlice *sl = a->slices;
 	buf_reset(key);
-	if (!batch_row_split(row->data, row->len, t->ncols, sl))
+	int span = 0; /* the records up to the last ORDER BY column's: the row is built in column order */
+	for (int k = 0; k < t->norder; k++)
+		if (t->order[k] + 1 > span)
+			span = t->order[k] + 1;
+	if (!batch_row_split(row->data, row->len, span, sl))
 		return false;
 	for (int k = 0; k < t->norder; k++) {
 		const RowSlice *v = &sl[t->order[k]];
@@ -322,18 +337,10 @@ static void fill_from_entry(Applier *a, ApplyTable *at, const BatchEntry *prev, 
 	*missing = still;
 }
 
-static uint64_t unrep_total(const ApplyTable *at)
-{
-	uint64_t n = 0;
-	for (int i = 0; i < at->nconv; i++)
-		n += at->conv[i].unrep_count;
-	return n;
-}
-
 /* Values the column policies turned into NULL or clamped: log with the key, count for status. */
 static void report_unrep(Applier *a, ApplyTable *at, uint64_t before, const Buf *row)
 {
-	uint64_t now = unrep_total(at);
+	uint64_t now = at->unrep;
 	if (now == before)
 		return;
 	const Table *t = at->t;
@@ -403,7 +410,7 @@ static bool add_delete(Applier *a, ApplyTable *at, const PgoTuple *old)
 static bool add_upsert(Applier *a, ApplyTable *at, const PgoTuple *tup, const PgoTuple *old, bool moved)
 {
 	bool missing;
-	uint64_t before = unrep_total(at);
+	uint64_t before = at->unrep;
 	if (!build_row(a, at, tup, old, &a->row, &missing))
 		return false;
 	report_unrep(a, at, before, &a->row);

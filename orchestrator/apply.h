@@ -61,6 +61,7 @@ typedef struct ApplyTable {
 	Table *t;
 	ColConv *conv;        /* per destination column */
 	int nconv;
+	uint64_t unrep;       /* values its policies nulled or clamped, all columns, all time */
 	TableBatch batch;
 	TableBatch sending;   /* the batch a flush is inserting (apply_send.c) */
 	int64_t sent_counts[PROG_N_COUNTS]; /* its counts, reported once ClickHouse has it */
